@@ -1,0 +1,10 @@
+"""GHM (Gradient Harmonized single-stage detector) for PaddleDetection.
+
+Importing this package registers its modules in ``ppdet.core.workspace`` so
+that PaddleDetection yml configs can name them.
+"""
+from . import losses  # noqa: F401  (registers GHMCLoss, GHMRLoss)
+from .losses import GHMCLoss, GHMRLoss
+
+__version__ = '0.1.0'
+__all__ = ['GHMCLoss', 'GHMRLoss']

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: sets up .venv, then runs pytest.
+#   bash tools/run_tests.sh [pytest args]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/tools/setup_env.sh"
+cd "$root"
+exec "${PPDET_GHM_VENV:-$root/.venv}/bin/python" -m pytest -q tests "$@"

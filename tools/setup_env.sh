@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Create or refresh the project's virtual environment with the verified pins.
+#   bash tools/setup_env.sh          -> .venv with paddlepaddle (CPU) + ppdet_ghm
+# Environment:
+#   PPDET_GHM_VENV   where the environment lives (default: .venv in the repo)
+#   PADDLE_PACKAGE   the Paddle build to install (default: paddlepaddle==3.3.1;
+#                    "none" to keep an already installed paddlepaddle-gpu)
+#   PYTHON           interpreter that creates the venv (default: python3)
+# It reinstalls only when pyproject.toml, constraints.txt or PADDLE_PACKAGE change.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${PPDET_GHM_VENV:-$root/.venv}"
+paddle_pkg="${PADDLE_PACKAGE:-paddlepaddle==3.3.1}"
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "[setup_env] creating $venv" >&2
+  "${PYTHON:-python3}" -m venv "$venv"
+fi
+stamp="$venv/.ppdet_ghm_installed"
+want="$(cat "$root/pyproject.toml" "$root/constraints.txt" | sha256sum | cut -c1-16) $paddle_pkg"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "[setup_env] installing pinned dependencies into $venv" >&2
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade "pip>=23"
+  pkgs=()
+  [ "$paddle_pkg" != none ] && pkgs+=("$paddle_pkg")
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    -c "$root/constraints.txt" "${pkgs[@]}" -e "$root[test]"
+  if ! out="$("$venv/bin/python" -c "import paddle, ppdet, ppdet_ghm" 2>&1)"; then
+    echo "$out" >&2
+    echo "[setup_env] ERROR: paddle/ppdet/ppdet_ghm do not import in $venv" >&2
+    exit 1
+  fi
+  echo "$want" > "$stamp"
+fi
