@@ -1,9 +1,12 @@
 """GHM (Gradient Harmonized single-stage detector) for PaddleDetection.
 
 Importing this package registers its modules in ``ppdet.core.workspace`` so
-that PaddleDetection yml configs can name them.
+that PaddleDetection yml configs can name them: ``GHMCLoss``, ``GHMRLoss``,
+``GHMRetinaHead``, ``GHMRetinaAnchorGenerator``, ``GHMRetinaAssigner``,
+``GHMRetinaPostProcess``.
 """
-from . import losses  # noqa: F401  (registers GHMCLoss, GHMRLoss)
+from . import losses  # noqa: F401  (registers the losses)
+from . import modeling  # noqa: F401  (registers head, anchors, assigner, post-process)
 from .losses import GHMCLoss, GHMRLoss
 
 __version__ = '0.1.0'

@@ -1,0 +1,93 @@
+"""Retina post-processing: top-k per level, decode, clip, rescale, NMS."""
+import paddle
+import paddle.nn.functional as F
+from ppdet.modeling import ops
+
+from ..registry import register
+from .box_coder import decode_deltas
+
+__all__ = ['GHMRetinaPostProcess']
+
+
+@register
+class GHMRetinaPostProcess(object):
+    """Turn RetinaNet head outputs into PaddleDetection detections.
+
+    Per image and FPN level the ``nms_pre`` anchors with the highest max class
+    score are kept; their boxes are decoded, clipped to the (resized) image and
+    rescaled to the original image; then class-wise NMS keeps scores
+    > ``score_threshold``, IoU ``nms_threshold``, at most ``max_per_img``.
+
+    Output as PaddleDetection's: ``bbox`` ``(M, 6)`` rows
+    ``[class, score, x1, y1, x2, y2]`` and ``bbox_num`` ``(B,)``.
+    """
+    __shared__ = ['num_classes']
+
+    def __init__(self, num_classes=80, nms_pre=1000, score_threshold=0.05,
+                 nms_threshold=0.5, max_per_img=100,
+                 delta_mean=[0., 0., 0., 0.], delta_std=[1., 1., 1., 1.]):
+        self.num_classes = num_classes
+        self.nms_pre = nms_pre
+        self.score_threshold = score_threshold
+        self.nms_threshold = nms_threshold
+        self.max_per_img = max_per_img
+        self.delta_mean = delta_mean
+        self.delta_std = delta_std
+
+    def _top_anchors(self, scores, deltas, anchors):
+        """Keep the ``nms_pre`` anchors of one level with the best max score.
+
+        Args:
+            scores (Tensor): ``(B, N, C)``; deltas ``(B, N, 4)``; anchors ``(N, 4)``.
+
+        Returns:
+            scores ``(B, K, C)``, deltas ``(B, K, 4)``, anchors ``(B, K, 4)``.
+        """
+        num = scores.shape[1]
+        batch_anchors = anchors.unsqueeze(0).expand([scores.shape[0], -1, 4]) \
+            if scores.shape[0] > 0 else anchors.unsqueeze(0)
+        if self.nms_pre is None or self.nms_pre <= 0 or num < 0 \
+                or num <= self.nms_pre:
+            return scores, deltas, batch_anchors
+        _, index = scores.max(axis=2).topk(self.nms_pre, axis=1)
+        index = index.unsqueeze(2)
+        return (paddle.take_along_axis(scores, index.expand(
+                    [-1, -1, scores.shape[2]]), axis=1),
+                paddle.take_along_axis(deltas, index.expand([-1, -1, 4]), axis=1),
+                paddle.take_along_axis(batch_anchors, index.expand([-1, -1, 4]),
+                                       axis=1))
+
+    def __call__(self, cls_logits, bbox_deltas, anchors, im_shape, scale_factor):
+        """
+        Args:
+            cls_logits (list[Tensor]): per level ``(B, N_l, C)`` logits.
+            bbox_deltas (list[Tensor]): per level ``(B, N_l, 4)``.
+            anchors (list[Tensor]): per level ``(N_l, 4)``.
+            im_shape (Tensor): ``(B, 2)`` resized image (h, w).
+            scale_factor (Tensor): ``(B, 2)`` (scale_y, scale_x).
+
+        Returns:
+            bbox ``(M, 6)``, bbox_num ``(B,)`` int32, keep index.
+        """
+        boxes, scores = [], []
+        for logits, deltas, level_anchors in zip(cls_logits, bbox_deltas,
+                                                  anchors):
+            level_scores, deltas, level_anchors = self._top_anchors(
+                F.sigmoid(logits), deltas, level_anchors)
+            boxes.append(decode_deltas(
+                level_anchors, deltas, self.delta_mean, self.delta_std,
+                max_shape=im_shape))
+            scores.append(level_scores)
+        boxes = paddle.concat(boxes, axis=1)
+        scores = paddle.concat(scores, axis=1)
+        # (scale_y, scale_x) -> (sx, sy, sx, sy)
+        scale = paddle.concat([scale_factor[:, ::-1], scale_factor[:, ::-1]],
+                              axis=1).unsqueeze(1)
+        boxes = boxes / scale
+        bbox, bbox_num, keep = ops.multiclass_nms(
+            boxes, scores.transpose([0, 2, 1]),
+            score_threshold=self.score_threshold, nms_top_k=-1,
+            keep_top_k=self.max_per_img, nms_threshold=self.nms_threshold,
+            normalized=True, background_label=-1, return_index=True,
+            return_rois_num=True)
+        return bbox, bbox_num, keep

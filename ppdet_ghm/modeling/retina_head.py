@@ -1,0 +1,244 @@
+"""RetinaNet head with GHM-C / GHM-R losses (or Focal / SmoothL1 baselines)."""
+import math
+
+import paddle
+import paddle.nn as nn
+from paddle import ParamAttr
+from paddle.nn.initializer import Constant, Normal
+
+from ..losses.ghm_base import GHMLossBase
+from ..registry import register
+from .box_coder import encode_deltas
+
+__all__ = ['GHMRetinaHead']
+
+
+def _flatten_level(x, channels):
+    """``(B, A * channels, H, W)`` -> ``(B, H * W * A, channels)``, the anchor
+    generator's (y, x, cell) order."""
+    return x.transpose([0, 2, 3, 1]).reshape([x.shape[0], -1, channels])
+
+
+def pad_ground_truth(inputs):
+    """Batch the per-image ground truth of a PaddleDetection reader.
+
+    Args:
+        inputs (dict): ``gt_bbox`` and ``gt_class`` as lists of ``(G_i, 4)`` /
+            ``(G_i, 1)`` tensors (``collate_batch: false``) or padded tensors
+            with ``pad_gt_mask``; optional ``is_crowd`` likewise.
+
+    Returns:
+        boxes ``(B, G, 4)`` float32, classes ``(B, G)`` int64, valid ``(B, G)``
+        bool, crowd ``(B, G)`` bool (G = max boxes per image).
+    """
+    boxes, classes = inputs['gt_bbox'], inputs['gt_class']
+    crowd = inputs.get('is_crowd')
+    if isinstance(boxes, paddle.Tensor):
+        valid = inputs['pad_gt_mask'].reshape(boxes.shape[:2]) > 0 \
+            if 'pad_gt_mask' in inputs else \
+            paddle.ones(boxes.shape[:2], dtype='bool')
+        crowd = crowd.reshape(boxes.shape[:2]) > 0 if crowd is not None \
+            else paddle.zeros_like(valid)
+        return (boxes.astype('float32'), classes.reshape(boxes.shape[:2])
+                .astype('int64'), valid, crowd & valid)
+
+    num_max = max([int(b.shape[0]) for b in boxes] + [0])
+    padded_boxes, padded_classes, valids, crowds = [], [], [], []
+    for i, (b, c) in enumerate(zip(boxes, classes)):
+        pad = num_max - int(b.shape[0])
+        b = b.reshape([-1, 4]).astype('float32')
+        c = c.reshape([-1]).astype('int64')
+        k = crowd[i].reshape([-1]) > 0 if crowd is not None \
+            else paddle.zeros([b.shape[0]], dtype='bool')
+        v = paddle.ones([b.shape[0]], dtype='bool')
+        if pad:
+            b = paddle.concat([b, paddle.zeros([pad, 4], 'float32')])
+            c = paddle.concat([c, paddle.zeros([pad], 'int64')])
+            k = paddle.concat([k, paddle.zeros([pad], 'bool')])
+            v = paddle.concat([v, paddle.zeros([pad], 'bool')])
+        padded_boxes.append(b)
+        padded_classes.append(c)
+        crowds.append(k)
+        valids.append(v)
+    return (paddle.stack(padded_boxes), paddle.stack(padded_classes),
+            paddle.stack(valids), paddle.stack(crowds))
+
+
+@register
+class GHMRetinaHead(nn.Layer):
+    """RetinaNet head as in the GHM reference detector.
+
+    Two towers (``conv_feat``, PaddleDetection's ``RetinaFeat``), then a 3x3
+    conv to ``A * num_classes`` logits (bias from ``prior_prob``) and one to
+    ``A * 4`` box deltas.  Training assigns anchors with ``bbox_assigner`` and
+    calls ``loss_class`` / ``loss_bbox``:
+
+    * GHM losses (``GHMCLoss``, ``GHMRLoss``) get every anchor with a weight
+      (1 for positives and negatives / positives, 0 otherwise) and normalise
+      themselves; with ``loss_per_level`` (the reference) they are called once
+      per FPN level, P3 -> P7, so their EMA sees five updates an iteration;
+    * any other loss (PaddleDetection's ``FocalLoss``, ``SmoothL1Loss``) is
+      called with ``reduction='none'``, summed over valid entries and divided
+      by the number of positives in the batch.
+
+    Args:
+        num_classes (int): foreground classes.
+        conv_feat, anchor_generator, bbox_assigner, loss_class, loss_bbox,
+            post_process: injected modules.
+        prior_prob (float): initial foreground probability of the logits.
+        loss_per_level (bool): call the losses once per level (reference) or
+            once over all levels.
+        delta_mean, delta_std (list[float]): box delta normalisation.
+    """
+    __shared__ = ['num_classes']
+    __inject__ = ['conv_feat', 'anchor_generator', 'bbox_assigner',
+                  'loss_class', 'loss_bbox', 'post_process']
+
+    def __init__(self, num_classes=80, conv_feat='RetinaFeat',
+                 anchor_generator='GHMRetinaAnchorGenerator',
+                 bbox_assigner='GHMRetinaAssigner', loss_class='GHMCLoss',
+                 loss_bbox='GHMRLoss', post_process='GHMRetinaPostProcess',
+                 prior_prob=0.01, loss_per_level=True,
+                 delta_mean=[0., 0., 0., 0.], delta_std=[1., 1., 1., 1.]):
+        super().__init__()
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError("GHMRetinaHead.num_classes: expected an integer "
+                             ">= 1, got {!r}".format(num_classes))
+        self.num_classes = num_classes
+        self.conv_feat = conv_feat
+        self.anchor_generator = anchor_generator
+        self.bbox_assigner = bbox_assigner
+        self.loss_class = loss_class
+        self.loss_bbox = loss_bbox
+        self.post_process_fn = post_process
+        self.loss_per_level = loss_per_level
+        self.delta_mean = delta_mean
+        self.delta_std = delta_std
+        if getattr(post_process, 'num_classes', num_classes) != num_classes:
+            raise ValueError(
+                "GHMRetinaHead: post_process.num_classes ({}) differs from "
+                "num_classes ({})".format(post_process.num_classes, num_classes))
+
+        num_anchors = anchor_generator.num_anchors
+        bias = -math.log((1 - prior_prob) / prior_prob)
+        self.retina_cls = nn.Conv2D(
+            conv_feat.feat_out, num_classes * num_anchors, 3, padding=1,
+            weight_attr=ParamAttr(initializer=Normal(0.0, 0.01)),
+            bias_attr=ParamAttr(initializer=Constant(bias)))
+        self.retina_reg = nn.Conv2D(
+            conv_feat.feat_out, 4 * num_anchors, 3, padding=1,
+            weight_attr=ParamAttr(initializer=Normal(0.0, 0.01)),
+            bias_attr=ParamAttr(initializer=Constant(0.0)))
+
+    def forward(self, neck_feats, targets=None):
+        """
+        Args:
+            neck_feats (list[Tensor]): P3..P7, ``(B, C_in, H_l, W_l)``.
+            targets (dict): reader inputs, in training.
+
+        Returns:
+            training: dict of losses; else ``(cls_logits, bbox_deltas)``, lists
+            of ``(B, A * num_classes, H_l, W_l)`` / ``(B, A * 4, H_l, W_l)``.
+        """
+        cls_logits, bbox_deltas = [], []
+        for feat in neck_feats:
+            cls_feat, reg_feat = self.conv_feat(feat)
+            cls_logits.append(self.retina_cls(cls_feat))
+            bbox_deltas.append(self.retina_reg(reg_feat))
+        if self.training:
+            return self.get_loss((cls_logits, bbox_deltas), targets)
+        return cls_logits, bbox_deltas
+
+    def get_targets(self, anchors, inputs):
+        """Assign all anchors of a batch.
+
+        Args:
+            anchors (Tensor): ``(A, 4)`` all levels concatenated.
+            inputs (dict): reader inputs with ground truth.
+
+        Returns:
+            labels ``(B, A)`` int64 (``num_classes`` = background),
+            label_weights ``(B, A)`` float32 (0 = ignored),
+            box_targets ``(B, A, 4)`` deltas (0 except at positives),
+            box_weights ``(B, A)`` float32 (1 at positives).
+        """
+        gt_boxes, gt_classes, gt_valid, gt_crowd = pad_ground_truth(inputs)
+        matched, pos, neg = self.bbox_assigner(anchors, gt_boxes, gt_valid,
+                                               gt_crowd)
+        if gt_boxes.shape[1] == 0:
+            labels = paddle.full(pos.shape, self.num_classes, dtype='int64')
+            box_targets = paddle.zeros(pos.shape + [4], dtype='float32')
+        else:
+            labels = paddle.take_along_axis(gt_classes, matched, axis=1)
+            labels = paddle.where(pos, labels, paddle.full_like(
+                labels, self.num_classes))
+            matched_boxes = paddle.take_along_axis(
+                gt_boxes, matched.unsqueeze(2).expand([-1, -1, 4]), axis=1)
+            # Non-positive anchors may be matched to padding (zero boxes):
+            # give them a harmless box so no NaN is ever formed.
+            matched_boxes = paddle.where(pos.unsqueeze(2), matched_boxes,
+                                         anchors.unsqueeze(0))
+            box_targets = encode_deltas(anchors.unsqueeze(0), matched_boxes,
+                                        self.delta_mean, self.delta_std)
+        label_weights = (pos | neg).astype('float32')
+        box_weights = pos.astype('float32')
+        return labels, label_weights, box_targets.detach(), box_weights
+
+    def get_loss(self, head_outputs, inputs):
+        cls_logits, bbox_deltas = head_outputs
+        level_anchors = self.anchor_generator(cls_logits)
+        level_sizes = [int(a.shape[0]) for a in level_anchors]
+        anchors = paddle.concat(level_anchors)
+        labels, label_weights, box_targets, box_weights = self.get_targets(
+            anchors, inputs)
+        num_pos = box_weights.sum().clip(min=1.0)
+
+        logits = paddle.concat(
+            [_flatten_level(x, self.num_classes) for x in cls_logits], axis=1)
+        deltas = paddle.concat(
+            [_flatten_level(x, 4) for x in bbox_deltas], axis=1)
+        if self.loss_per_level:
+            starts = [sum(level_sizes[:i]) for i in range(len(level_sizes))]
+            spans = list(zip(starts, level_sizes))
+        else:
+            spans = [(0, sum(level_sizes))]
+
+        loss_cls, loss_bbox = 0.0, 0.0
+        for start, size in spans:
+            end = start + size
+            loss_cls = loss_cls + self._class_loss(
+                logits[:, start:end], labels[:, start:end],
+                label_weights[:, start:end], num_pos)
+            loss_bbox = loss_bbox + self._box_loss(
+                deltas[:, start:end], box_targets[:, start:end],
+                box_weights[:, start:end], num_pos)
+        return {'loss_cls': loss_cls, 'loss_bbox': loss_bbox,
+                'loss': loss_cls + loss_bbox}
+
+    def _class_loss(self, logits, labels, weights, num_pos):
+        """``(B, N, C)`` logits, ``(B, N)`` labels / weights -> scalar."""
+        logits = logits.reshape([-1, self.num_classes])
+        labels, weights = labels.reshape([-1]), weights.reshape([-1])
+        if isinstance(self.loss_class, GHMLossBase):
+            return self.loss_class(logits, labels, weights)
+        loss = self.loss_class(logits, labels, reduction='none')
+        return (loss * weights.unsqueeze(1)).sum() / num_pos
+
+    def _box_loss(self, deltas, targets, weights, num_pos):
+        """``(B, N, 4)`` deltas / targets, ``(B, N)`` weights -> scalar."""
+        deltas, targets = deltas.reshape([-1, 4]), targets.reshape([-1, 4])
+        weights = weights.reshape([-1, 1]).expand([-1, 4])
+        if isinstance(self.loss_bbox, GHMLossBase):
+            return self.loss_bbox(deltas, targets, weights)
+        loss = self.loss_bbox(deltas, targets, reduction='none')
+        return (loss * weights).sum() / num_pos
+
+    def post_process(self, head_outputs, im_shape, scale_factor):
+        """Detections in PaddleDetection's format: ``bbox`` ``(M, 6)``,
+        ``bbox_num`` ``(B,)``, and the NMS keep index."""
+        cls_logits, bbox_deltas = head_outputs
+        anchors = self.anchor_generator(cls_logits)
+        return self.post_process_fn(
+            [_flatten_level(x, self.num_classes) for x in cls_logits],
+            [_flatten_level(x, 4) for x in bbox_deltas],
+            anchors, im_shape, scale_factor)

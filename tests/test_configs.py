@@ -1,0 +1,61 @@
+"""Every shipped config loads and builds; the reference schedule is as stated."""
+import glob
+import os
+
+import pytest
+from conftest import build_model
+
+ROOT = os.path.join(os.path.dirname(__file__), '..')
+SHIPPED = sorted(os.path.relpath(p, ROOT) for p in glob.glob(
+    os.path.join(ROOT, 'configs', '**', '*.yml'), recursive=True)
+    if '_base_' not in p and os.sep + 'datasets' + os.sep not in p
+    and not p.endswith('runtime.yml'))
+
+
+def test_all_expected_configs_ship():
+    names = {os.path.basename(p) for p in SHIPPED}
+    assert {'retinanet_ghm_r50_fpn_1x_coco.yml', 'retinanet_fl_sl1_r50_fpn_1x_coco.yml',
+            'retinanet_ghmc_sl1_r50_fpn_1x_coco.yml', 'retinanet_ghm_r101_fpn_1x_coco.yml',
+            'retinanet_ghm_x101_32x4d_fpn_1x_coco.yml',
+            'retinanet_ghm_x101_64x4d_fpn_1x_coco.yml'} <= names
+
+
+@pytest.mark.parametrize('config', SHIPPED)
+def test_config_builds_its_model(config):
+    cfg, model = build_model(config, overrides=None)
+    head = model.head
+    assert type(head).__name__ == 'GHMRetinaHead'
+    assert head.num_classes == cfg.num_classes
+    assert head.anchor_generator.num_anchors == 9
+    assert head.retina_cls.weight.shape[0] == 9 * cfg.num_classes
+    n_params = sum(p.size for p in model.parameters())
+    assert n_params > 1e6
+
+
+def test_reference_schedule_and_losses():
+    cfg, model = build_model('configs/ghm/retinanet_ghm_r50_fpn_1x_coco.yml',
+                             overrides=None)
+    assert cfg.TrainReader['batch_size'] == 2 and cfg.epoch == 12
+    lr = cfg.LearningRate
+    assert lr['base_lr'] == 0.005
+    decay, warmup = lr['schedulers']
+    assert decay.milestones == [8, 11] and decay.gamma == [0.1, 0.01]  # cumulative x0.1
+    assert warmup.steps == 500 and warmup.start_factor == 0.001
+    opt = cfg.OptimizerBuilder
+    assert opt['clip_grad_by_norm'] == 35.0
+    assert opt['optimizer']['momentum'] == 0.9 and opt['regularizer']['factor'] == 1e-4
+    ghmc, ghmr = model.head.loss_class, model.head.loss_bbox
+    assert (ghmc.bins, ghmc.momentum, ghmc.loss_weight) == (30, 0.75, 1.0)
+    assert (ghmr.mu, ghmr.bins, ghmr.momentum, ghmr.loss_weight) == (0.02, 10, 0.7, 10.0)
+    assert model.neck.use_c5 and not model.neck.relu_before_extra_convs
+    assert model.head.loss_per_level
+
+
+def test_baselines_swap_only_the_losses():
+    _, model = build_model('configs/ghm/retinanet_fl_sl1_r50_fpn_1x_coco.yml', overrides=None)
+    fl, sl1 = model.head.loss_class, model.head.loss_bbox
+    assert type(fl).__name__ == 'FocalLoss' and (fl.gamma, fl.alpha) == (2.0, 0.25)
+    assert type(sl1).__name__ == 'SmoothL1Loss' and sl1.beta == 0.11
+    _, model = build_model('configs/ghm/retinanet_ghmc_sl1_r50_fpn_1x_coco.yml', overrides=None)
+    assert type(model.head.loss_class).__name__ == 'GHMCLoss'
+    assert type(model.head.loss_bbox).__name__ == 'SmoothL1Loss'
