@@ -1,7 +1,6 @@
 """Retina post-processing: top-k per level, decode, clip, rescale, NMS."""
 import paddle
 import paddle.nn.functional as F
-from ppdet.modeling import ops
 
 from ..registry import register
 from .box_coder import decode_deltas
@@ -84,10 +83,11 @@ class GHMRetinaPostProcess(object):
         scale = paddle.concat([scale_factor[:, ::-1], scale_factor[:, ::-1]],
                               axis=1).unsqueeze(1)
         boxes = boxes / scale
-        bbox, bbox_num, keep = ops.multiclass_nms(
-            boxes, scores.transpose([0, 2, 1]),
-            score_threshold=self.score_threshold, nms_top_k=-1,
-            keep_top_k=self.max_per_img, nms_threshold=self.nms_threshold,
-            normalized=True, background_label=-1, return_index=True,
-            return_rois_num=True)
+        # The C++ op directly: it runs in dygraph and in Paddle 3's static
+        # (PIR) graph, so the exported model keeps this post-processing.
+        # Arguments: rois_num, score_thr, nms_top_k (-1: all), keep_top_k,
+        # nms_thr, normalized (no +1 in widths), nms_eta, background_label.
+        bbox, keep, bbox_num = paddle._C_ops.multiclass_nms3(
+            boxes, scores.transpose([0, 2, 1]), None, self.score_threshold,
+            -1, self.max_per_img, self.nms_threshold, True, 1.0, -1)
         return bbox, bbox_num, keep

@@ -1,0 +1,48 @@
+"""What every tool does first: find the project, register its modules, load
+the config with ``-o`` overrides, pick the device."""
+import os
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+if ROOT not in sys.path:  # runnable from a checkout without pip install -e
+    sys.path.insert(0, ROOT)
+
+# Paddle's CPU kernels use one thread unless told otherwise: give each
+# process its share of the cores (must happen before paddle is imported).
+_procs = int(os.environ.get('PADDLE_TRAINERS_NUM', '1') or 1)
+os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // _procs)))
+
+import paddle  # noqa: E402
+import ppdet_ghm  # noqa: E402,F401  (registers modules before configs load)
+from ppdet.core.workspace import load_config, merge_config  # noqa: E402
+from ppdet.utils.check import check_config, check_gpu  # noqa: E402
+from ppdet.utils.cli import ArgsParser  # noqa: E402
+
+from ppdet_ghm.utils import WeightsError  # noqa: E402
+
+__all__ = ['ArgsParser', 'load_tool_config', 'fail', 'WeightsError']
+
+
+def fail(message):
+    """Exit with a one-line error (no stack trace) on stderr."""
+    sys.stderr.write('error: {}\n'.format(message))
+    sys.exit(2)
+
+
+def load_tool_config(args, **extra):
+    """Load ``args.config``, merge ``-o`` options and ``extra``, set the
+    device from ``use_gpu``; returns the config."""
+    if not os.path.isfile(args.config):
+        fail("config: no file at '{}'".format(args.config))
+    cfg = load_config(args.config)
+    merge_config(args.opt)
+    merge_config(extra)
+    check_config(cfg)
+    use_gpu = cfg.get('use_gpu', False) and paddle.is_compiled_with_cuda()
+    if cfg.get('use_gpu', False) and not use_gpu:
+        print('use_gpu is true but this paddle has no CUDA: running on CPU',
+              file=sys.stderr)
+        cfg['use_gpu'] = False
+    check_gpu(cfg.use_gpu)
+    paddle.set_device('gpu' if use_gpu else 'cpu')
+    return cfg

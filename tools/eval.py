@@ -1,0 +1,51 @@
+"""Evaluate a trained detector (COCO box AP with PaddleDetection's metric).
+
+    python tools/eval.py -c CONFIG -o weights=PATH [--classwise]
+    python tools/eval.py -c CONFIG --json_eval --output_eval DIR   # score an existing bbox.json
+"""
+import os
+
+from _common import ArgsParser, WeightsError, fail, load_tool_config
+
+from ppdet.engine import Trainer, init_parallel_env
+from ppdet.metrics.coco_utils import json_eval_results
+
+from ppdet_ghm.utils import check_weights_cover_model
+
+
+def parse_args(argv=None):
+    parser = ArgsParser()
+    parser.add_argument('--classwise', action='store_true',
+                        help='print AP per class')
+    parser.add_argument('--output_eval', default=None,
+                        help='directory for bbox.json (and where --json_eval reads it)')
+    parser.add_argument('--json_eval', action='store_true',
+                        help='evaluate bbox.json already in --output_eval')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    extra = {'classwise': args.classwise}
+    if args.output_eval:
+        extra['output_eval'] = args.output_eval
+    cfg = load_tool_config(args, **extra)
+    if args.json_eval:
+        directory = args.output_eval or 'output_eval'
+        if not os.path.isfile(os.path.join(directory, 'bbox.json')):
+            fail("--json_eval: no bbox.json in '{}'".format(directory))
+        json_eval_results(cfg.metric, json_directory=directory,
+                          dataset=cfg['EvalDataset'])
+        return
+    init_parallel_env()
+    trainer = Trainer(cfg, mode='eval')
+    try:
+        weights = check_weights_cover_model(trainer.model, cfg.get('weights'))
+    except WeightsError as err:
+        fail(err)
+    trainer.load_weights(weights)
+    trainer.evaluate()
+
+
+if __name__ == '__main__':
+    main()

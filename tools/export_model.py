@@ -1,0 +1,39 @@
+"""Export a trained detector to a Paddle Inference model.
+
+    python tools/export_model.py -c CONFIG -o weights=PATH --output_dir output_inference
+"""
+import os
+
+# PaddleDetection 2.6 exports through the AST converter (it reads the traced
+# program); Paddle 3 defaults to the SOT converter, which has no program to
+# read.  ENABLE_FALL_BACK=False makes to_static use the AST converter.
+os.environ.setdefault('ENABLE_FALL_BACK', 'False')
+
+from _common import ArgsParser, WeightsError, fail, load_tool_config
+
+from ppdet.engine import Trainer
+
+from ppdet_ghm.utils import check_weights_cover_model
+
+
+def parse_args(argv=None):
+    parser = ArgsParser()
+    parser.add_argument('--output_dir', default='output_inference',
+                        help='where the inference model is written')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_tool_config(args)
+    trainer = Trainer(cfg, mode='test')
+    try:
+        weights = check_weights_cover_model(trainer.model, cfg.get('weights'))
+    except WeightsError as err:
+        fail(err)
+    trainer.load_weights(weights)
+    trainer.export(args.output_dir)
+
+
+if __name__ == '__main__':
+    main()

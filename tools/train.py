@@ -1,0 +1,62 @@
+"""Train a detector (PaddleDetection's trainer, ppdet_ghm's modules).
+
+    python tools/train.py -c configs/ghm/retinanet_ghm_r50_fpn_1x_coco.yml --eval
+    python -m paddle.distributed.launch --gpus 0,1,2,3 tools/train.py -c CONFIG --eval
+    python -m paddle.distributed.launch --nproc_per_node 2 tools/train.py -c CONFIG  # CPU
+"""
+from _common import ArgsParser, WeightsError, fail, load_tool_config
+
+import paddle.distributed as dist
+from ppdet.engine import Trainer, init_fleet_env, init_parallel_env, set_random_seed
+
+from ppdet_ghm.utils import resolve_pretrain_weights, resolve_weights_path
+
+
+def parse_args(argv=None):
+    parser = ArgsParser()
+    parser.add_argument('--eval', action='store_true',
+                        help='evaluate after each snapshot epoch')
+    parser.add_argument('-r', '--resume', default=None,
+                        help='checkpoint to resume from (weights + optimizer)')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision')
+    parser.add_argument('--fleet', action='store_true',
+                        help='distributed training with fleet')
+    parser.add_argument('--use_vdl', action='store_true',
+                        help='log to VisualDL')
+    parser.add_argument('--vdl_log_dir', default='vdl_log_dir/scalar')
+    parser.add_argument('--seed', type=int, default=None,
+                        help='random seed (also makes data order reproducible)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    extra = {'use_vdl': args.use_vdl, 'vdl_log_dir': args.vdl_log_dir}
+    if args.amp:
+        extra['amp'] = True
+    cfg = load_tool_config(args, **extra)
+    if args.fleet:
+        init_fleet_env(cfg.get('find_unused_parameters', False))
+    elif dist.get_world_size() > 1:
+        init_parallel_env()
+    if args.seed is not None:
+        set_random_seed(args.seed)
+
+    try:
+        resume = resolve_weights_path(args.resume) if args.resume else None
+        pretrain = None if resume else resolve_pretrain_weights(
+            cfg.get('pretrain_weights'))
+    except WeightsError as err:
+        fail(err)
+
+    trainer = Trainer(cfg, mode='train')
+    if resume:
+        trainer.resume_weights(resume)
+    elif pretrain:
+        trainer.load_weights(pretrain)
+    trainer.train(args.eval)
+
+
+if __name__ == '__main__':
+    main()
