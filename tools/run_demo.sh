@@ -26,7 +26,7 @@ run() {  # run NAME: train, evaluate, draw one demo config
   "$py" tools/eval.py -c "$cfg" -o weights=output/$name/model_final 2>&1 \
     | grep --line-buffered -e 'Average Precision' -e 'Average Recall' | tee "$out/$name.eval.txt"
   "$py" tools/draw_detections.py -c "$cfg" -o weights=output/$name/model_final \
-    --num_images 8 --output "$out/$name.detections.png" 2>&1 | grep -e '^detections drawn'
+    --num_images 8 --scale 2 --output "$out/$name.detections.png" 2>&1 | grep -e '^detections drawn'
 }
 
 run retinanet_ghm_r18_fpn_demo
