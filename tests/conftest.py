@@ -54,7 +54,6 @@ TINY_OVERRIDES = {
 def build_model(config, overrides=TINY_OVERRIDES):
     """Load a shipped config (path relative to the repo), apply overrides,
     build its architecture."""
-    import ppdet_ghm  # noqa: F401
     from ppdet.core.workspace import create, load_config, merge_config
     cfg = load_config(os.path.join(os.path.dirname(DATA), '..', config))
     if overrides:

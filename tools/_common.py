@@ -20,7 +20,8 @@ from ppdet.utils.cli import ArgsParser  # noqa: E402
 
 from ppdet_ghm.utils import WeightsError  # noqa: E402
 
-__all__ = ['ArgsParser', 'load_tool_config', 'fail', 'WeightsError']
+__all__ = ['ArgsParser', 'load_tool_config', 'fail', 'WeightsError',
+           'trainer_with_weights']
 
 
 def fail(message):
@@ -46,3 +47,19 @@ def load_tool_config(args, **extra):
     check_gpu(cfg.use_gpu)
     paddle.set_device('gpu' if use_gpu else 'cpu')
     return cfg
+
+
+def trainer_with_weights(cfg, mode):
+    """PaddleDetection's Trainer in ``mode`` with ``cfg.weights`` loaded,
+    after checking that they cover the model (ppdet's loader would keep the
+    random init of missing parameters without a word)."""
+    from ppdet.engine import Trainer
+    from ppdet_ghm.utils import check_weights_cover_model
+
+    trainer = Trainer(cfg, mode=mode)
+    try:
+        weights = check_weights_cover_model(trainer.model, cfg.get('weights'))
+    except WeightsError as err:
+        fail(err)
+    trainer.load_weights(weights)
+    return trainer

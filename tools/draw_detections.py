@@ -11,11 +11,8 @@ import os
 
 import cv2
 import numpy as np
-from _common import ArgsParser, WeightsError, fail, load_tool_config
+from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 
-from ppdet.engine import Trainer
-
-from ppdet_ghm.utils import check_weights_cover_model
 
 COLOURS = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48),
            (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60)]
@@ -78,12 +75,7 @@ def main(argv=None):
     paths, truth, _, categories = eval_images(cfg, args.num_images)
     if not paths:
         fail('the eval set has no images')
-    trainer = Trainer(cfg, mode='test')
-    try:
-        weights = check_weights_cover_model(trainer.model, cfg.get('weights'))
-    except WeightsError as err:
-        fail(err)
-    trainer.load_weights(weights)
+    trainer = trainer_with_weights(cfg, 'test')
     results = trainer.predict(paths, draw_threshold=args.draw_threshold,
                               output_dir=os.path.dirname(args.output) or '.',
                               visualize=False)

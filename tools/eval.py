@@ -5,12 +5,10 @@
 """
 import os
 
-from _common import ArgsParser, WeightsError, fail, load_tool_config
+from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 
-from ppdet.engine import Trainer, init_parallel_env
+from ppdet.engine import init_parallel_env
 from ppdet.metrics.coco_utils import json_eval_results
-
-from ppdet_ghm.utils import check_weights_cover_model
 
 
 def parse_args(argv=None):
@@ -38,12 +36,7 @@ def main(argv=None):
                           dataset=cfg['EvalDataset'])
         return
     init_parallel_env()
-    trainer = Trainer(cfg, mode='eval')
-    try:
-        weights = check_weights_cover_model(trainer.model, cfg.get('weights'))
-    except WeightsError as err:
-        fail(err)
-    trainer.load_weights(weights)
+    trainer = trainer_with_weights(cfg, 'eval')
     trainer.evaluate()
 
 

@@ -9,11 +9,8 @@ import os
 # read.  ENABLE_FALL_BACK=False makes to_static use the AST converter.
 os.environ.setdefault('ENABLE_FALL_BACK', 'False')
 
-from _common import ArgsParser, WeightsError, fail, load_tool_config
+from _common import ArgsParser, load_tool_config, trainer_with_weights
 
-from ppdet.engine import Trainer
-
-from ppdet_ghm.utils import check_weights_cover_model
 
 
 def parse_args(argv=None):
@@ -26,12 +23,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_tool_config(args)
-    trainer = Trainer(cfg, mode='test')
-    try:
-        weights = check_weights_cover_model(trainer.model, cfg.get('weights'))
-    except WeightsError as err:
-        fail(err)
-    trainer.load_weights(weights)
+    trainer = trainer_with_weights(cfg, 'test')
     trainer.export(args.output_dir)
 
 

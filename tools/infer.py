@@ -6,11 +6,8 @@
 import glob
 import os
 
-from _common import ArgsParser, WeightsError, fail, load_tool_config
+from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 
-from ppdet.engine import Trainer
-
-from ppdet_ghm.utils import check_weights_cover_model
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 
@@ -49,12 +46,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_tool_config(args)
     images = list_images(args.infer_img, args.infer_dir)
-    trainer = Trainer(cfg, mode='test')
-    try:
-        weights = check_weights_cover_model(trainer.model, cfg.get('weights'))
-    except WeightsError as err:
-        fail(err)
-    trainer.load_weights(weights)
+    trainer = trainer_with_weights(cfg, 'test')
     trainer.predict(images, draw_threshold=args.draw_threshold,
                     output_dir=args.output_dir, save_results=args.save_results)
 

@@ -9,6 +9,7 @@ from _common import ArgsParser, WeightsError, fail, load_tool_config
 import paddle.distributed as dist
 from ppdet.engine import Trainer, init_fleet_env, init_parallel_env, set_random_seed
 
+from ppdet_ghm.engine import RankLossLogger
 from ppdet_ghm.utils import resolve_pretrain_weights, resolve_weights_path
 
 
@@ -51,8 +52,13 @@ def main(argv=None):
         fail(err)
 
     trainer = Trainer(cfg, mode='train')
+    trainer.register_callbacks([RankLossLogger(trainer)])
     if resume:
         trainer.resume_weights(resume)
+        # The sampler shuffles with its epoch as seed; continue its count.
+        sampler = getattr(trainer.loader, '_batch_sampler', None)
+        if hasattr(sampler, 'set_epoch'):
+            sampler.set_epoch(trainer.start_epoch)
     elif pretrain:
         trainer.load_weights(pretrain)
     trainer.train(args.eval)

@@ -23,6 +23,7 @@ import numbers
 
 import numpy as np
 import paddle
+import paddle.distributed as dist
 import paddle.nn as nn
 
 __all__ = ['GHMLossBase']
@@ -47,9 +48,15 @@ class GHMLossBase(nn.Layer):
             ``'none'`` (element-wise weighted losses); ``'sum'`` is refused as
             in the reference, where it conflicts with the ``tot`` normaliser.
         last_edge (float): upper edge of the last bin.
+        sync_across_ranks (bool): in multi-process training, sum the per-bin
+            counts and ``tot`` over all ranks before the EMA update, so the
+            density is estimated on the global batch (every rank then holds the
+            same state).  Off by default, as in the reference, where every
+            process keeps its own histogram.
     """
 
-    def __init__(self, bins, momentum, loss_weight, reduction, last_edge):
+    def __init__(self, bins, momentum, loss_weight, reduction, last_edge,
+                 sync_across_ranks=False):
         super().__init__()
         cls = type(self).__name__
         _check_number(cls + '.bins', bins, integer=True)
@@ -70,6 +77,10 @@ class GHMLossBase(nn.Layer):
         self.momentum = float(momentum)
         self.loss_weight = float(loss_weight)
         self.reduction = reduction
+        if not isinstance(sync_across_ranks, bool):
+            raise ValueError("{}.sync_across_ranks: expected true or false, "
+                             "got {!r}".format(cls, sync_across_ranks))
+        self.sync_across_ranks = sync_across_ranks
 
         # Same float32 arithmetic as the reference: arange / bins, last edge
         # moved so that g == 1 (GHM-C) or any g (GHM-R) lands in the last bin.
@@ -134,6 +145,24 @@ class GHMLossBase(nn.Layer):
         counts = paddle.bincount(index.flatten(), minlength=self.bins + 2)
         return counts[1:self.bins + 1].astype('float32')
 
+    def reduce_across_ranks(self, counts, tot):
+        """Batch-wide statistics when ``sync_across_ranks`` is on.
+
+        Args:
+            counts (Tensor): float32 ``(bins,)`` this rank's per-bin counts.
+            tot (Tensor): float32 scalar, this rank's un-clipped normaliser.
+
+        Returns:
+            counts, tot summed over ranks (or unchanged), and the number of
+            ranks they cover (int).
+        """
+        ranks = dist.get_world_size()
+        if not self.sync_across_ranks or ranks < 2:
+            return counts, tot, 1
+        stats = paddle.concat([counts, tot.reshape([1])])
+        dist.all_reduce(stats)  # sum
+        return stats[:-1], stats[-1], ranks
+
     def bin_weights(self, counts, tot):
         """Per-bin harmonizing weights; updates the EMA state.
 
@@ -169,5 +198,7 @@ class GHMLossBase(nn.Layer):
         return paddle.concat([zero, inner, zero])
 
     def extra_repr(self):
-        return 'bins={}, momentum={}, loss_weight={}, reduction={}'.format(
-            self.bins, self.momentum, self.loss_weight, self.reduction)
+        return ('bins={}, momentum={}, loss_weight={}, reduction={}, '
+                'sync_across_ranks={}'.format(
+                    self.bins, self.momentum, self.loss_weight, self.reduction,
+                    self.sync_across_ranks))

@@ -44,16 +44,19 @@ class GHMCLoss(GHMLossBase):
         use_sigmoid (bool): must be True (the softmax form is not defined).
         loss_weight (float): factor after reduction, >= 0.
         reduction (str): 'mean' or 'none'.
+        sync_across_ranks (bool): estimate the density on the global batch
+            of a multi-process run (see :class:`GHMLossBase`).
     """
 
     def __init__(self, bins=10, momentum=0.0, use_sigmoid=True,
-                 loss_weight=1.0, reduction='mean'):
+                 loss_weight=1.0, reduction='mean', sync_across_ranks=False):
         if use_sigmoid is not True:
             raise ValueError(
                 "GHMCLoss.use_sigmoid: expected True (only the sigmoid form "
                 "of GHM-C is defined), got {!r}".format(use_sigmoid))
         super().__init__(bins, momentum, loss_weight, reduction,
-                         last_edge=1.0 + 1e-6)
+                         last_edge=1.0 + 1e-6,
+                         sync_across_ranks=sync_across_ranks)
         self.use_sigmoid = True
 
     def forward(self, pred, target, label_weight, reduction_override=None,
@@ -125,8 +128,12 @@ class GHMCLoss(GHMLossBase):
                 g = diff.abs()
             index = self.bin_index(g, valid)
             counts = self.bin_counts(index)
-            tot = counts.sum().clip(min=1.0)
-            scale = self.loss_weight / tot if reduction == 'mean' \
+            counts, tot, ranks = self.reduce_across_ranks(counts, counts.sum())
+            tot = tot.clip(min=1.0)
+            # With synced statistics each rank's loss is scaled by the number
+            # of ranks, so the ranks' averaged gradients are the gradient of
+            # the loss on the concatenated batch.
+            scale = self.loss_weight * ranks / tot if reduction == 'mean' \
                 else paddle.full([], self.loss_weight, dtype='float32')
             weights = paddle.gather(
                 self.index_weights(counts, tot, scale),

@@ -26,16 +26,18 @@ class GHMRLoss(GHMLossBase):
         momentum (float): EMA momentum of the bin counts, ``0 <= m < 1``.
         loss_weight (float): factor after reduction, >= 0.
         reduction (str): 'mean' or 'none'.
+        sync_across_ranks (bool): estimate the density on the global batch
+            of a multi-process run (see :class:`GHMLossBase`).
     """
 
     def __init__(self, mu=0.02, bins=10, momentum=0.0, loss_weight=1.0,
-                 reduction='mean'):
+                 reduction='mean', sync_across_ranks=False):
         if isinstance(mu, bool) or not isinstance(mu, numbers.Real) \
                 or not mu > 0:
             raise ValueError(
                 "GHMRLoss.mu: expected a number > 0, got {!r}".format(mu))
         super().__init__(bins, momentum, loss_weight, reduction,
-                         last_edge=1e3)
+                         last_edge=1e3, sync_across_ranks=sync_across_ranks)
         self.mu = float(mu)
 
     def forward(self, pred, target, label_weight, reduction_override=None,
@@ -77,8 +79,10 @@ class GHMRLoss(GHMLossBase):
                 label_weight = label_weight.astype('float32')
                 index = self.bin_index(g, label_weight > 0)
                 counts = self.bin_counts(index)
-                tot = label_weight.sum().clip(min=1.0)
-                scale = self.loss_weight / tot if reduction == 'mean' \
+                counts, tot, ranks = self.reduce_across_ranks(
+                    counts, label_weight.sum())
+                tot = tot.clip(min=1.0)
+                scale = self.loss_weight * ranks / tot if reduction == 'mean' \
                     else paddle.full([], self.loss_weight, dtype='float32')
                 weights = paddle.gather(
                     self.index_weights(counts, tot, scale),

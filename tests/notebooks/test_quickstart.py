@@ -4,7 +4,6 @@ import base64
 import os
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))

@@ -1,0 +1,3 @@
+from .callbacks import RankLossLogger, parameter_digest
+
+__all__ = ['RankLossLogger', 'parameter_digest']

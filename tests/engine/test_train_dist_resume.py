@@ -1,0 +1,109 @@
+"""Scale-out and restart with tools/train.py: two CPU processes
+(paddle.distributed.launch, gloo) and exact resume."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+DEMO = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_r18_fpn_demo.yml')
+
+
+def write_config(path, data, out, epochs, max_epochs):
+    """The demo config shrunk to seconds, deterministic: no flip, seeded
+    shuffling, a schedule that does not depend on ``epochs``."""
+    with open(path, 'w') as f:
+        f.write("""\
+_BASE_: ['{base}']
+save_dir: {out}
+log_iter: 1
+snapshot_epoch: 1
+epoch: {epochs}
+TrainDataset: {{dataset_dir: {data}}}
+EvalDataset: {{dataset_dir: {data}}}
+TestDataset: {{dataset_dir: {data}}}
+FPN: {{out_channel: 16}}
+RetinaFeat: {{feat_in: 16, feat_out: 16, num_convs: 1}}
+LearningRate:
+  base_lr: 0.01
+  schedulers:
+  - !CosineDecay
+    max_epochs: {max_epochs}
+  - !LinearWarmup
+    start_factor: 0.1
+    steps: 3
+TrainReader:
+  sample_transforms:
+    - Decode: {{}}
+    - NormalizeImage: {{is_scale: true, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}}
+    - Permute: {{}}
+  batch_size: 2
+  shuffle: true
+""".format(base=DEMO, out=out, data=data, epochs=epochs, max_epochs=max_epochs))
+    return path
+
+
+def records(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    from ppdet_ghm.data import generate_demo_dataset
+    root = str(tmp_path_factory.mktemp('data'))
+    generate_demo_dataset(root, num_train=8, num_val=2, image_size=64, seed=2)
+    return root
+
+
+def train(*args, launch=None, log_dir=None):
+    cmd = [sys.executable]
+    if launch:
+        cmd += ['-m', 'paddle.distributed.launch', '--nproc_per_node', str(launch),
+                '--log_dir', log_dir]
+    cmd += [os.path.join(ROOT, 'tools', 'train.py')] + list(args)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def test_two_processes_step_log_per_rank_and_stay_identical(data, tmp_path):
+    out, logs = str(tmp_path / 'out'), str(tmp_path / 'logs')
+    cfg = write_config(str(tmp_path / 'dist.yml'), data, out, epochs=1, max_epochs=1)
+    train('-c', cfg, '--seed', '0', launch=2, log_dir=logs)
+    worker = [open(os.path.join(logs, 'workerlog.{}'.format(r))).read() for r in (0, 1)]
+    assert 'Epoch: [0] [0/2]' in worker[0]  # 8 images / 2 ranks / batch 2
+    assert re.search(r'rank 1 epoch 0 step 0: loss: [\d.]+', worker[1])
+    digests = [re.findall(r'rank {} parameter digest: (\w+)'.format(r), w) for r, w in enumerate(worker)]
+    assert len(digests[0]) == 1 and digests[0] == digests[1]
+    ranks = [records(os.path.join(out, 'dist', 'loss_rank{}.jsonl'.format(r))) for r in (0, 1)]
+    assert [len(r) for r in ranks] == [2, 2]
+    # each rank saw its own shard: its own losses
+    assert ranks[0][0]['loss'] != ranks[1][0]['loss']
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'known gap, issue open: the losses of epochs 0-1 and the optimizer/LR '
+    'state agree, yet the first step after resuming differs from the '
+    'straight run (and the epoch-0 weights of a 4-epoch and a 2-epoch run '
+    'differ although their losses agree) -- under investigation'))
+def test_resume_gives_the_straight_run_exactly(data, tmp_path):
+    import paddle
+    straight, split = str(tmp_path / 'straight'), str(tmp_path / 'split')
+    train('-c', write_config(str(tmp_path / 'a.yml'), data, straight, 4, 4), '--seed', '0')
+    train('-c', write_config(str(tmp_path / 'a.yml'), data, split, 2, 4), '--seed', '0')
+    train('-c', write_config(str(tmp_path / 'a.yml'), data, split, 4, 4), '--seed', '0',
+          '-r', os.path.join(split, 'a', 'model_final'))  # the 2-epoch run's last
+    a = records(os.path.join(straight, 'a', 'loss_rank0.jsonl'))
+    b = records(os.path.join(split, 'a', 'loss_rank0.jsonl'))
+    assert [(r['epoch'], r['step']) for r in b] == [(e, s) for e in range(4) for s in range(4)]
+    assert a == b  # losses, learning rates, epoch/step counters
+    wa = paddle.load(os.path.join(straight, 'a', 'model_final.pdparams'))
+    wb = paddle.load(os.path.join(split, 'a', 'model_final.pdparams'))
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        assert (wa[key].numpy() == wb[key].numpy()).all(), key
+    assert float(wa['head.loss_class.acc_sum'].sum()) > 0  # the GHM EMA state came along
