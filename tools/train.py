@@ -55,10 +55,13 @@ def main(argv=None):
     trainer.register_callbacks([RankLossLogger(trainer)])
     if resume:
         trainer.resume_weights(resume)
-        # The sampler shuffles with its epoch as seed; continue its count.
+        # The sampler shuffles with its epoch as seed: continue its count.
+        # The loader's iterator already drew from the sampler (it prefetches
+        # from construction on), so start a new one after set_epoch.
         sampler = getattr(trainer.loader, '_batch_sampler', None)
         if hasattr(sampler, 'set_epoch'):
             sampler.set_epoch(trainer.start_epoch)
+            trainer.loader.loader = iter(trainer.loader.dataloader)
     elif pretrain:
         trainer.load_weights(pretrain)
     trainer.train(args.eval)

@@ -85,11 +85,6 @@ def test_two_processes_step_log_per_rank_and_stay_identical(data, tmp_path):
     assert ranks[0][0]['loss'] != ranks[1][0]['loss']
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'known gap, issue open: the losses of epochs 0-1 and the optimizer/LR '
-    'state agree, yet the first step after resuming differs from the '
-    'straight run (and the epoch-0 weights of a 4-epoch and a 2-epoch run '
-    'differ although their losses agree) -- under investigation'))
 def test_resume_gives_the_straight_run_exactly(data, tmp_path):
     import paddle
     straight, split = str(tmp_path / 'straight'), str(tmp_path / 'split')
