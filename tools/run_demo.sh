@@ -2,7 +2,7 @@
 # The main job on a fresh machine (CPU is enough):
 #   1. set up .venv, 2. write the demo dataset (once), 3. train the GHM
 #   RetinaNet with evaluation, 4. evaluate the final weights (COCO AP table),
-#   5. draw val detections into a PNG.
+#   5. draw val detections into a PNG, 6. plot its gradient-norm analysis.
 #   bash tools/run_demo.sh              # GHM-C + GHM-R
 #   bash tools/run_demo.sh --baseline   # also Focal + SmoothL1, and loss curves
 # Logs and pictures go to logs/demo/; checkpoints to output/.
@@ -30,6 +30,10 @@ run() {  # run NAME: train, evaluate, draw one demo config
 }
 
 run retinanet_ghm_r18_fpn_demo
+echo "== gradient-norm analysis of the GHM model (100 val images)"
+"$py" tools/analyze_gradients.py -c configs/demo/retinanet_ghm_r18_fpn_demo.yml \
+  -o weights=output/retinanet_ghm_r18_fpn_demo/model_final --num_images 100 \
+  --output_dir "$out/gradients" 2>&1 | grep -e '^analysed' -e '^wrote'
 logs=("$out/retinanet_ghm_r18_fpn_demo.train.log") labels=("GHM-C + GHM-R")
 if [ "${1:-}" = "--baseline" ]; then
   run retinanet_fl_sl1_r18_fpn_demo

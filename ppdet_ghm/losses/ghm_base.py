@@ -184,6 +184,20 @@ class GHMLossBase(nn.Layer):
             density = acc
         else:
             density = counts
+        return self.harmonizing_weights(density, nonempty, tot)
+
+    @staticmethod
+    def harmonizing_weights(density, nonempty, tot):
+        """``tot / density / n`` on the non-empty bins, 0 elsewhere.
+
+        Args:
+            density (Tensor): float32 ``(bins,)`` (EMA of) counts per bin.
+            nonempty (Tensor): bool ``(bins,)``, bins with entries now.
+            tot (Tensor or float): the normaliser.
+
+        Returns:
+            float32 Tensor ``(bins,)``; ``n`` is the number of non-empty bins.
+        """
         ones = paddle.ones_like(density)
         weights = paddle.where(nonempty, tot / paddle.where(
             nonempty, density, ones), paddle.zeros_like(density))

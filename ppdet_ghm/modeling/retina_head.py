@@ -184,19 +184,33 @@ class GHMRetinaHead(nn.Layer):
         box_weights = pos.astype('float32')
         return labels, label_weights, box_targets.detach(), box_weights
 
-    def get_loss(self, head_outputs, inputs):
+    def flatten_outputs(self, head_outputs):
+        """All levels' predictions in one anchor order.
+
+        Args:
+            head_outputs: ``(cls_logits, bbox_deltas)`` as :meth:`forward`
+                returns them in eval mode.
+
+        Returns:
+            logits ``(B, A, num_classes)``, deltas ``(B, A, 4)``, anchors
+            ``(A, 4)`` and the per-level anchor counts (list[int]).
+        """
         cls_logits, bbox_deltas = head_outputs
         level_anchors = self.anchor_generator(cls_logits)
         level_sizes = [int(a.shape[0]) for a in level_anchors]
-        anchors = paddle.concat(level_anchors)
-        labels, label_weights, box_targets, box_weights = self.get_targets(
-            anchors, inputs)
-        num_pos = box_weights.sum().clip(min=1.0)
-
         logits = paddle.concat(
             [_flatten_level(x, self.num_classes) for x in cls_logits], axis=1)
         deltas = paddle.concat(
             [_flatten_level(x, 4) for x in bbox_deltas], axis=1)
+        return logits, deltas, paddle.concat(level_anchors), level_sizes
+
+    def get_loss(self, head_outputs, inputs):
+        logits, deltas, anchors, level_sizes = self.flatten_outputs(
+            head_outputs)
+        labels, label_weights, box_targets, box_weights = self.get_targets(
+            anchors, inputs)
+        num_pos = box_weights.sum().clip(min=1.0)
+
         if self.loss_per_level:
             starts = [sum(level_sizes[:i]) for i in range(len(level_sizes))]
             spans = list(zip(starts, level_sizes))

@@ -123,3 +123,38 @@ def test_train_offline_pretrain_download_says_how_to_pass_a_file(trained):
     assert proc.returncode != 0
     assert 'could not download' in proc.stderr
     assert '-o pretrain_weights=/path/to/ResNet18_pretrained.pdparams' in proc.stderr
+
+
+def test_analyze_gradients_writes_histograms_curves_and_json(trained):
+    import json
+
+    import cv2
+    tmp, config, weights, _ = trained
+    out = os.path.join(tmp, 'gradients')
+    proc = run_tool('analyze_gradients.py', '-c', config, '-o',
+                    'weights=' + weights, '--num_images', '3',
+                    '--output_dir', out)
+    assert 'analysed 3 images' in proc.stdout
+    with open(os.path.join(out, 'gradient_norms.json')) as f:
+        result = json.load(f)
+    cls_, reg = result['classification'], result['regression']
+    assert result['num_images'] == 3
+    assert result['num_valid_anchors'] > 0
+    # every valid (anchor, class) entry and positive coordinate is counted once
+    num_classes = 4
+    assert cls_['num_entries'] == result['num_valid_anchors'] * num_classes
+    assert sum(cls_['fine_counts']) == sum(cls_['ghm_counts']) == cls_['num_entries']
+    assert reg['num_entries'] == result['num_positive_anchors'] * 4
+    assert sum(reg['fine_counts']) == sum(reg['ghm_counts']) == reg['num_entries']
+    assert len(cls_['ghm_edges']) == cls_['ghm_bins'] + 1 == 31
+    assert len(result['curves']['classification']['ghm_c']) > 0
+    for name in ('gradient_norms.png', 'harmonizing.png'):
+        img = cv2.imread(os.path.join(out, name))
+        assert img is not None and img.shape[0] > 100 and img.std() > 10
+
+
+def test_analyze_gradients_refuses_a_bad_image_count(trained):
+    _, config, weights, _ = trained
+    proc = run_tool('analyze_gradients.py', '-c', config, '-o',
+                    'weights=' + weights, '--num_images', '0', check=False)
+    assert proc.returncode != 0 and '--num_images' in proc.stderr

@@ -1,0 +1,1 @@
+from .gradient_norms import *  # noqa: F401,F403
