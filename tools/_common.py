@@ -18,10 +18,12 @@ from ppdet.core.workspace import load_config, merge_config  # noqa: E402
 from ppdet.utils.check import check_config, check_gpu  # noqa: E402
 from ppdet.utils.cli import ArgsParser  # noqa: E402
 
-from ppdet_ghm.utils import WeightsError  # noqa: E402
+from ppdet_ghm.data import DatasetError, check_dataset_config  # noqa: E402
+from ppdet_ghm.utils import (ConfigError, WeightsError,  # noqa: E402
+                             check_module_keys)
 
 __all__ = ['ArgsParser', 'load_tool_config', 'fail', 'WeightsError',
-           'trainer_with_weights']
+           'make_trainer', 'trainer_with_weights', 'check_datasets']
 
 
 def fail(message):
@@ -39,6 +41,11 @@ def load_tool_config(args, **extra):
     merge_config(args.opt)
     merge_config(extra)
     check_config(cfg)
+    try:
+        check_module_keys(cfg, args.config)
+    except ConfigError as err:
+        fail(err)
+    cfg['_config_path'] = args.config
     use_gpu = cfg.get('use_gpu', False) and paddle.is_compiled_with_cuda()
     if cfg.get('use_gpu', False) and not use_gpu:
         print('use_gpu is true but this paddle has no CUDA: running on CPU',
@@ -49,14 +56,41 @@ def load_tool_config(args, **extra):
     return cfg
 
 
+def check_datasets(cfg, *keys):
+    """Check the config's COCO datasets (``'TrainDataset'``, ...) before
+    ppdet reads them; exit with the problem on a defect (warnings are
+    printed, see ppdet_ghm.data.checks)."""
+    for key in keys:
+        try:
+            report = check_dataset_config(cfg[key], key)
+        except DatasetError as err:
+            fail(err)
+        for message in report.warnings() if report else []:
+            print('warning: {}: {}'.format(key, message), file=sys.stderr)
+
+
+def make_trainer(cfg, mode):
+    """PaddleDetection's Trainer; a module refusing its config (a
+    ``ValueError`` or ppdet's ``assert`` in a constructor: wrong type, out of
+    range, a head/loss combination that cannot work) ends the tool with that
+    message."""
+    from ppdet.engine import Trainer
+    try:
+        return Trainer(cfg, mode=mode)
+    except (ValueError, AssertionError) as err:
+        # PaddleDetection's own modules check their arguments with assert
+        fail('{}: {}'.format(cfg.get('_config_path', 'config'), err or repr(err)))
+
+
 def trainer_with_weights(cfg, mode):
     """PaddleDetection's Trainer in ``mode`` with ``cfg.weights`` loaded,
     after checking that they cover the model (ppdet's loader would keep the
     random init of missing parameters without a word)."""
-    from ppdet.engine import Trainer
     from ppdet_ghm.utils import check_weights_cover_model
 
-    trainer = Trainer(cfg, mode=mode)
+    if mode == 'eval':
+        check_datasets(cfg, 'EvalDataset')
+    trainer = make_trainer(cfg, mode)
     try:
         weights = check_weights_cover_model(trainer.model, cfg.get('weights'))
     except WeightsError as err:

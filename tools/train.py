@@ -4,10 +4,11 @@
     python -m paddle.distributed.launch --gpus 0,1,2,3 tools/train.py -c CONFIG --eval
     python -m paddle.distributed.launch --nproc_per_node 2 tools/train.py -c CONFIG  # CPU
 """
-from _common import ArgsParser, WeightsError, fail, load_tool_config
+from _common import (ArgsParser, WeightsError, check_datasets, fail,
+                     load_tool_config, make_trainer)
 
 import paddle.distributed as dist
-from ppdet.engine import Trainer, init_fleet_env, init_parallel_env, set_random_seed
+from ppdet.engine import init_fleet_env, init_parallel_env, set_random_seed
 
 from ppdet_ghm.engine import RankLossLogger
 from ppdet_ghm.utils import resolve_pretrain_weights, resolve_weights_path
@@ -51,7 +52,8 @@ def main(argv=None):
     except WeightsError as err:
         fail(err)
 
-    trainer = Trainer(cfg, mode='train')
+    check_datasets(cfg, 'TrainDataset', *(['EvalDataset'] if args.eval else []))
+    trainer = make_trainer(cfg, 'train')
     trainer.register_callbacks([RankLossLogger(trainer)])
     if resume:
         trainer.resume_weights(resume)

@@ -64,6 +64,32 @@ def pad_ground_truth(inputs):
             paddle.stack(valids), paddle.stack(crowds))
 
 
+# Losses the head knows how to call (see get_loss); by class name so that
+# PaddleDetection's own need not be imported here.
+CLASS_LOSSES = ('GHMCLoss', 'FocalLoss')
+BOX_LOSSES = ('GHMRLoss', 'SmoothL1Loss')
+
+
+def _check_losses(loss_class, loss_bbox):
+    """Refuse loss modules the head cannot train with, naming the key."""
+    for key, loss, allowed in (('loss_class', loss_class, CLASS_LOSSES),
+                               ('loss_bbox', loss_bbox, BOX_LOSSES)):
+        name = type(loss).__name__
+        if name not in allowed:
+            raise ValueError(
+                "GHMRetinaHead.{}: got {} ({!r}); expected one of {} ({})"
+                .format(key, name, loss, ', '.join(allowed),
+                        'a sigmoid classification loss on (N, num_classes) '
+                        'logits' if key == 'loss_class' else
+                        'a regression loss on (N, 4) box deltas'))
+    if getattr(loss_class, 'use_sigmoid', True) is not True:
+        raise ValueError(
+            "GHMRetinaHead.loss_class: {} with use_sigmoid={!r}; the head "
+            "predicts one sigmoid logit per class (no background logit), so "
+            "use_sigmoid must be true".format(
+                type(loss_class).__name__, loss_class.use_sigmoid))
+
+
 @register
 class GHMRetinaHead(nn.Layer):
     """RetinaNet head as in the GHM reference detector.
@@ -118,6 +144,8 @@ class GHMRetinaHead(nn.Layer):
             raise ValueError(
                 "GHMRetinaHead: post_process.num_classes ({}) differs from "
                 "num_classes ({})".format(post_process.num_classes, num_classes))
+
+        _check_losses(loss_class, loss_bbox)
 
         num_anchors = anchor_generator.num_anchors
         bias = -math.log((1 - prior_prob) / prior_prob)

@@ -10,6 +10,7 @@ from ppdet.modeling.losses import FocalLoss, SmoothL1Loss
 from ppdet.modeling.proposal_generator.anchor_generator import \
     RetinaAnchorGenerator
 
+from ppdet_ghm.losses import GHMCLoss, GHMRLoss
 from ppdet_ghm.modeling import (GHMRetinaAnchorGenerator, GHMRetinaAssigner,
                                 GHMRetinaHead, GHMRetinaPostProcess)
 
@@ -128,3 +129,30 @@ def test_peer_check_with_paddledetection_retinahead():
     got = ours(feats, targets)
     np.testing.assert_allclose(float(got['loss_cls']), float(expected['loss_cls']), rtol=1e-5)
     np.testing.assert_allclose(float(got['loss_bbox']), float(expected['loss_reg']), rtol=1e-5)
+
+
+def _head(**losses):
+    return GHMRetinaHead(
+        num_classes=3, conv_feat=RetinaFeat(feat_in=8, feat_out=8, num_convs=1,
+                                            norm_type=None),
+        anchor_generator=GHMRetinaAnchorGenerator(),
+        bbox_assigner=GHMRetinaAssigner(),
+        post_process=GHMRetinaPostProcess(num_classes=3), **losses)
+
+
+@pytest.mark.parametrize('losses, message', [
+    (dict(loss_class=GHMRLoss(), loss_bbox=GHMRLoss()), 'loss_class: got GHMRLoss'),
+    (dict(loss_class=GHMCLoss(), loss_bbox=GHMCLoss()), 'loss_bbox: got GHMCLoss'),
+    (dict(loss_class=SmoothL1Loss(), loss_bbox=SmoothL1Loss()), 'loss_class: got SmoothL1Loss'),
+    (dict(loss_class='GHMCLoss', loss_bbox=GHMRLoss()), 'loss_class: got str'),
+])
+def test_head_refuses_loss_combinations_that_cannot_train(losses, message):
+    with pytest.raises(ValueError, match=message):
+        _head(**losses)
+
+
+def test_head_refuses_a_softmax_class_loss():
+    loss = GHMCLoss()  # a class loss switched to softmax after construction
+    loss.use_sigmoid = False
+    with pytest.raises(ValueError, match='use_sigmoid must be true'):
+        _head(loss_class=loss, loss_bbox=GHMRLoss())
