@@ -156,3 +156,20 @@ def test_head_refuses_a_softmax_class_loss():
     loss.use_sigmoid = False
     with pytest.raises(ValueError, match='use_sigmoid must be true'):
         _head(loss_class=loss, loss_bbox=GHMRLoss())
+
+
+def test_boxes_outside_the_image_or_without_area_stay_harmless():
+    """A box wholly outside the image matches no anchor (its best IoU is 0,
+    not a low-quality match); a zero-width box likewise; a box partly outside
+    is matched as annotated. Targets stay finite."""
+    head = _head(loss_class=GHMCLoss(), loss_bbox=GHMRLoss())
+    anchors = paddle.to_tensor([[0., 0., 16., 16.], [16., 0., 32., 16.],
+                                [0., 16., 16., 32.], [16., 16., 32., 32.]])
+    inputs = {'gt_bbox': [paddle.to_tensor([[40., 40., 60., 60.],    # outside
+                                            [5., 5., 5., 12.],        # w = 0
+                                            [18., 18., 36., 36.]])],  # partly
+              'gt_class': [paddle.to_tensor([[0], [1], [2]])]}
+    labels, label_w, deltas, box_w = head.get_targets(anchors, inputs)
+    assert box_w.numpy().tolist() == [[0, 0, 0, 1]]
+    assert labels.numpy().tolist() == [[3, 3, 3, 2]]
+    assert np.isfinite(deltas.numpy()).all()

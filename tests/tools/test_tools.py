@@ -158,3 +158,42 @@ def test_analyze_gradients_refuses_a_bad_image_count(trained):
     proc = run_tool('analyze_gradients.py', '-c', config, '-o',
                     'weights=' + weights, '--num_images', '0', check=False)
     assert proc.returncode != 0 and '--num_images' in proc.stderr
+
+
+@pytest.fixture
+def damaged_data(tmp_path):
+    from ppdet_ghm.data import generate_demo_dataset
+    data = str(tmp_path / 'data')
+    generate_demo_dataset(data, num_train=6, num_val=2, image_size=64, seed=2)
+    return data
+
+
+def test_train_with_a_wrong_dataset_dir_says_so(tmp_path):
+    config = tiny_config(str(tmp_path), str(tmp_path / 'no_such_dir'))
+    proc = run_tool('train.py', '-c', config, check=False)
+    assert proc.returncode == 2
+    assert "TrainDataset.dataset_dir: no directory '{}'".format(
+        tmp_path / 'no_such_dir') in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
+def test_train_refuses_a_truncated_jpeg_naming_it(tmp_path, damaged_data):
+    path = os.path.join(damaged_data, 'train', '000004.jpg')
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:100])
+    proc = run_tool('train.py', '-c', tiny_config(str(tmp_path), damaged_data),
+                    check=False)
+    assert proc.returncode == 2
+    assert "image id 4 ('{}'): truncated JPEG".format(path) in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
+def test_train_skips_a_missing_image_with_a_warning(tmp_path, damaged_data):
+    os.remove(os.path.join(damaged_data, 'train', '000003.jpg'))
+    proc = run_tool('train.py', '-c', tiny_config(str(tmp_path), damaged_data))
+    assert "warning: TrainDataset: image id 3: no file '{}'".format(
+        os.path.join(damaged_data, 'train', '000003.jpg')) in proc.stderr
+    assert os.path.isfile(os.path.join(str(tmp_path), 'out', 'tiny',
+                                       'model_final.pdparams'))
