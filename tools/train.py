@@ -11,7 +11,8 @@ import paddle.distributed as dist
 from ppdet.engine import init_fleet_env, init_parallel_env, set_random_seed
 
 from ppdet_ghm.engine import RankLossLogger
-from ppdet_ghm.utils import resolve_pretrain_weights, resolve_weights_path
+from ppdet_ghm.utils import (check_resume_checkpoint, resolve_pretrain_weights,
+                             resolve_weights_path)
 
 
 def parse_args(argv=None):
@@ -56,6 +57,10 @@ def main(argv=None):
     trainer = make_trainer(cfg, 'train')
     trainer.register_callbacks([RankLossLogger(trainer)])
     if resume:
+        try:
+            resume = check_resume_checkpoint(trainer.model, resume)
+        except WeightsError as err:
+            fail(err)
         trainer.resume_weights(resume)
         # The sampler shuffles with its epoch as seed: continue its count.
         # The loader's iterator already drew from the sampler (it prefetches

@@ -10,6 +10,7 @@ import os
 import paddle
 
 __all__ = ['WeightsError', 'resolve_weights_path', 'check_weights_cover_model',
+           'check_resume_checkpoint', 'load_state_dict',
            'resolve_pretrain_weights']
 
 _SHOWN = 20
@@ -29,6 +30,43 @@ def resolve_weights_path(path):
             return candidate
     raise WeightsError("weights: no file at '{}' (nor '{}.pdparams')".format(
         path, path))
+
+
+def load_state_dict(path, what='weights'):
+    """Read a ``.pdparams`` (or ``.pdopt``) file as a dict.
+
+    Raises:
+        WeightsError: naming the file when it is truncated, not a Paddle
+            file, or not a dict.
+    """
+    try:
+        state = paddle.load(path, return_numpy=True)
+    except Exception as err:  # truncated / not a paddle file
+        raise WeightsError("{}: cannot read '{}' as a {} file, truncated or "
+                           "not written by paddle.save? ({}: {})".format(
+                               what, path, os.path.splitext(path)[1] or
+                               'Paddle', type(err).__name__, err))
+    if not isinstance(state, dict):
+        raise WeightsError("{}: '{}' holds a {}, expected a dict of "
+                           "tensors".format(what, path, type(state).__name__))
+    return state
+
+
+def check_resume_checkpoint(model, path):
+    """A checkpoint to resume from: weights that cover ``model`` and a
+    readable optimizer state next to them.
+
+    Returns:
+        str: the ``.pdparams`` path.
+    """
+    path = check_weights_cover_model(model, path)
+    opt = os.path.splitext(path)[0] + '.pdopt'
+    if not os.path.isfile(opt):
+        raise WeightsError("resume: no optimizer state '{}' next to '{}' (a "
+                           "checkpoint saved by training has both)".format(
+                               opt, path))
+    load_state_dict(opt, 'resume')
+    return path
 
 
 def _describe(names, what):
@@ -54,14 +92,7 @@ def check_weights_cover_model(model, path):
             mismatches (all listed). Extra keys in the file are allowed.
     """
     path = resolve_weights_path(path)
-    try:
-        weights = paddle.load(path, return_numpy=True)
-    except Exception as err:  # truncated / not a paddle file
-        raise WeightsError("weights: cannot read '{}' as a .pdparams file "
-                           "({}: {})".format(path, type(err).__name__, err))
-    if not isinstance(weights, dict):
-        raise WeightsError("weights: '{}' holds a {}, expected a dict of "
-                           "tensors".format(path, type(weights).__name__))
+    weights = load_state_dict(path)
     expected = model.state_dict()  # parameters + persistable buffers
     missing = [k for k in expected if k not in weights]
     mismatched = ['{} (model {} vs file {})'.format(
@@ -98,6 +129,7 @@ def resolve_pretrain_weights(url_or_path):
                 "pretrain_weights: no file at '{}'. Pass an existing file with "
                 "-o pretrain_weights=PATH or train from scratch with "
                 "-o pretrain_weights=".format(url_or_path))
+        load_state_dict(resolve_weights_path(url_or_path), 'pretrain_weights')
         return url_or_path
     try:
         return get_weights_path(url_or_path)

@@ -197,3 +197,52 @@ def test_train_skips_a_missing_image_with_a_warning(tmp_path, damaged_data):
         os.path.join(damaged_data, 'train', '000003.jpg')) in proc.stderr
     assert os.path.isfile(os.path.join(str(tmp_path), 'out', 'tiny',
                                        'model_final.pdparams'))
+
+
+def _truncated_copy(src, dst):
+    with open(src, 'rb') as f:
+        data = f.read()
+    with open(dst, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    return dst
+
+
+def test_eval_refuses_truncated_weights_naming_the_file(trained):
+    tmp, config, weights, _ = trained
+    bad = _truncated_copy(weights + '.pdparams',
+                          os.path.join(tmp, 'truncated.pdparams'))
+    proc = run_tool('eval.py', '-c', config, '-o', 'weights=' + bad, check=False)
+    assert proc.returncode == 2
+    assert "cannot read '{}'".format(bad) in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
+@pytest.mark.parametrize('override, listed', [
+    ('num_classes=3', 'head.retina_cls.weight (model [27, 16, 3, 3] vs file [36, 16, 3, 3])'),
+    ('ResNet.depth=34', '80 missing key(s): backbone.res2.res2c.branch2a.conv.weight'),
+])
+def test_eval_refuses_weights_of_another_architecture(trained, override, listed):
+    _, config, weights, _ = trained
+    proc = run_tool('eval.py', '-c', config, '-o', 'weights=' + weights,
+                    override, check=False)
+    assert proc.returncode == 2
+    assert listed in proc.stderr, proc.stderr[-2000:]
+    assert 'different architecture or num_classes' in proc.stderr
+
+
+def test_resume_from_a_truncated_checkpoint_names_it(trained):
+    tmp, config, weights, _ = trained
+    bad = os.path.join(tmp, 'bad_resume')
+    _truncated_copy(weights + '.pdparams', bad + '.pdparams')
+    import shutil
+    shutil.copy(weights + '.pdopt', bad + '.pdopt')
+    proc = run_tool('train.py', '-c', config, '-r', bad, check=False)
+    assert proc.returncode == 2 and "cannot read '{}.pdparams'".format(bad) in proc.stderr
+    # weights fine, optimizer state truncated
+    shutil.copy(weights + '.pdparams', bad + '.pdparams')
+    _truncated_copy(weights + '.pdopt', bad + '.pdopt')
+    proc = run_tool('train.py', '-c', config, '-r', bad, check=False)
+    assert proc.returncode == 2 and "resume: cannot read '{}.pdopt'".format(bad) in proc.stderr
+    os.remove(bad + '.pdopt')
+    proc = run_tool('train.py', '-c', config, '-r', bad, check=False)
+    assert proc.returncode == 2 and 'no optimizer state' in proc.stderr
