@@ -4,13 +4,19 @@
     python -m paddle.distributed.launch --gpus 0,1,2,3 tools/train.py -c CONFIG --eval
     python -m paddle.distributed.launch --nproc_per_node 2 tools/train.py -c CONFIG  # CPU
 """
+import os
+import sys
+
 from _common import (ArgsParser, WeightsError, check_datasets, fail,
                      load_tool_config, make_trainer)
 
 import paddle.distributed as dist
 from ppdet.engine import init_fleet_env, init_parallel_env, set_random_seed
 
-from ppdet_ghm.engine import RankLossLogger
+from ppdet_ghm.engine import (NonFiniteLossError, NonFiniteLossGuard,
+                              RankLossLogger, TrainingInterrupted,
+                              install_atomic_checkpoints,
+                              install_signal_handlers, latest_checkpoint)
 from ppdet_ghm.utils import (check_resume_checkpoint, resolve_pretrain_weights,
                              resolve_weights_path)
 
@@ -55,7 +61,12 @@ def main(argv=None):
 
     check_datasets(cfg, 'TrainDataset', *(['EvalDataset'] if args.eval else []))
     trainer = make_trainer(cfg, 'train')
-    trainer.register_callbacks([RankLossLogger(trainer)])
+    try:
+        guard = NonFiniteLossGuard(trainer, cfg.get('nonfinite_loss', 'stop'))
+    except ValueError as err:
+        fail('{}: {}'.format(args.config, err))
+    trainer.register_callbacks([RankLossLogger(trainer), guard])
+    install_atomic_checkpoints()
     if resume:
         try:
             resume = check_resume_checkpoint(trainer.model, resume)
@@ -71,7 +82,23 @@ def main(argv=None):
             trainer.loader.loader = iter(trainer.loader.dataloader)
     elif pretrain:
         trainer.load_weights(pretrain)
-    trainer.train(args.eval)
+    install_signal_handlers()
+    save_dir = os.path.join(cfg.save_dir, cfg.filename)
+    try:
+        trainer.train(args.eval)
+    except NonFiniteLossError as err:
+        fail('{}; latest checkpoint: {}'.format(
+            err, latest_checkpoint(save_dir) or 'none yet'))
+    except TrainingInterrupted as err:
+        print('training interrupted by {} at epoch {}, step {}; latest '
+              'checkpoint: {}'.format(err.signal_name, guard.epoch, guard.step,
+                                      latest_checkpoint(save_dir) or 'none yet'),
+              file=sys.stderr)
+        sys.exit(130 if err.signal_name == 'SIGINT' else 143)
+    if guard.skipped:
+        print('warning: {} step(s) skipped for a non-finite loss: iterations '
+              '{}'.format(len(guard.skipped), [i for i, _ in guard.skipped]),
+              file=sys.stderr)
 
 
 if __name__ == '__main__':

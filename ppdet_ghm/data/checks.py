@@ -13,8 +13,9 @@ defect                                      outcome
 annotation file empty, not JSON, no         error
 ``images``/``categories`` list
 annotation with a ``category_id`` absent    error (ppdet: ``KeyError``)
-from ``categories``, or an unknown
-``image_id``
+from ``categories``, an unknown
+``image_id``, or a bbox that is not 4
+finite numbers
 image file missing                          warning; ppdet skips the image
 image file not a complete JPEG/PNG          error (the decoder would fill
 (truncated, corrupt, empty)                 the rest with grey or crash)
@@ -31,6 +32,7 @@ crowd counts as an image without boxes.
 """
 import json
 import logging
+import math
 import os
 
 __all__ = ['DatasetError', 'DatasetReport', 'check_coco_dataset',
@@ -181,9 +183,10 @@ def check_coco_dataset(dataset_dir, anno_path, image_dir='', key='Dataset',
                                    anno_file, ann_id, image_id))
         box = ann.get('bbox')
         if not (isinstance(box, list) and len(box) == 4 and all(
-                isinstance(v, (int, float)) for v in box)):
+                isinstance(v, (int, float)) and not isinstance(v, bool)
+                and math.isfinite(v) for v in box)):
             raise DatasetError("{}: annotation id {} (image id {}): bbox must "
-                               "be [x, y, w, h] numbers, got {!r}".format(
+                               "be [x, y, w, h] finite numbers, got {!r}".format(
                                    anno_file, ann_id, image_id, box))
         im = images[image_id]
         where = "annotation id {} of image id {} ('{}')".format(

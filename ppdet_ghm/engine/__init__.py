@@ -1,3 +1,10 @@
 from .callbacks import RankLossLogger, parameter_digest
+from .safety import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
+                     NonFiniteLossGuard, TrainingInterrupted,
+                     install_atomic_checkpoints, install_signal_handlers,
+                     latest_checkpoint)
 
-__all__ = ['RankLossLogger', 'parameter_digest']
+__all__ = ['RankLossLogger', 'parameter_digest', 'MAX_CONSECUTIVE_SKIPS',
+           'NonFiniteLossError', 'NonFiniteLossGuard', 'TrainingInterrupted',
+           'install_atomic_checkpoints', 'install_signal_handlers',
+           'latest_checkpoint']

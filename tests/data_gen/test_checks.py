@@ -205,3 +205,15 @@ def test_images_without_boxes_and_all_crowd_images(dataset):
     assert len(kept[1]['gt_bbox']) == 0 and len(kept[2]['gt_bbox']) == 0
     crowd = ppdet_records(dataset.dir, load_crowd=True)
     assert crowd[2]['is_crowd'].all()                    # ignore regions
+
+
+@pytest.mark.parametrize('bbox', [[1, 2, float('inf'), 4], [1, 2, 3],
+                                  [1, 'a', 3, 4], None])
+def test_bbox_that_is_not_four_finite_numbers_is_an_error(dataset, bbox):
+    coco = dataset.coco()
+    ann = coco['annotations'][1]
+    ann['bbox'] = bbox
+    dataset.write(coco)   # json writes inf as Infinity, which json reads back
+    with pytest.raises(DatasetError, match='annotation id {} .*finite numbers'
+                       .format(ann['id'])):
+        dataset.check()
