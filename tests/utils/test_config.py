@@ -14,10 +14,21 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 DEMO = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_r18_fpn_demo.yml')
 
 
-def child_config(tmp_path, body, name='child.yml'):
+def child_config(tmp_path, body, name='child.yml', data=None):
     path = tmp_path / name
+    if data:
+        body += 'TrainDataset: {{dataset_dir: {}}}\n'.format(data)
     path.write_text("_BASE_: ['{}']\n{}".format(DEMO, body))
     return str(path)
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    """A valid dataset, so that only the config is at fault."""
+    from ppdet_ghm.data import generate_demo_dataset
+    root = str(tmp_path_factory.mktemp('config_data'))
+    generate_demo_dataset(root, num_train=2, num_val=1, image_size=32, seed=0)
+    return root
 
 
 def test_shipped_configs_have_no_unknown_keys():
@@ -67,8 +78,8 @@ def run_train(config, *extra):
     ('GHMRetinaHead: {loss_class: FocalLoss}\nFocalLoss: {use_sigmoid: false}\n',
      'Focal Loss only supports sigmoid'),
 ])
-def test_train_refuses_a_bad_config_before_training(tmp_path, body, expected):
-    path = child_config(tmp_path, body)
+def test_train_refuses_a_bad_config_before_training(tmp_path, data, body, expected):
+    path = child_config(tmp_path, body, data=data)
     proc = run_train(path)
     assert proc.returncode == 2, proc.stderr[-2000:]
     error = [line for line in proc.stderr.splitlines() if line.startswith('error:')]
