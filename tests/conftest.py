@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 
@@ -19,26 +20,36 @@ def ghm_reference():
     return arrays, outputs
 
 
-@pytest.fixture(autouse=True)
-def clean_workspace():
-    """Undo what a test's load_config/merge_config did to ppdet's global
-    config, so that configs loaded by one test do not leak into the next."""
+@contextlib.contextmanager
+def workspace_snapshot():
+    """Undo what load_config/merge_config do to ppdet's global config inside
+    the block (for fixtures wider than one test)."""
     import copy
 
     from ppdet.core.workspace import global_config
     snapshot = {k: copy.deepcopy(dict(v)) if isinstance(v, dict) else
                 copy.deepcopy(v) for k, v in global_config.items()}
-    yield
-    from ppdet.core.config.schema import SchemaDict
-    for key in list(global_config):
-        if key not in snapshot:
-            if not isinstance(global_config[key], SchemaDict):
-                del global_config[key]  # keep modules registered meanwhile
-        elif isinstance(global_config[key], dict):
-            global_config[key].clear()
-            global_config[key].update(copy.deepcopy(snapshot[key]))
-        else:
-            global_config[key] = snapshot[key]
+    try:
+        yield
+    finally:
+        from ppdet.core.config.schema import SchemaDict
+        for key in list(global_config):
+            if key not in snapshot:
+                if not isinstance(global_config[key], SchemaDict):
+                    del global_config[key]  # keep modules registered meanwhile
+            elif isinstance(global_config[key], dict):
+                global_config[key].clear()
+                global_config[key].update(copy.deepcopy(snapshot[key]))
+            else:
+                global_config[key] = snapshot[key]
+
+
+@pytest.fixture(autouse=True)
+def clean_workspace():
+    """Undo what a test's load_config/merge_config did to ppdet's global
+    config, so that configs loaded by one test do not leak into the next."""
+    with workspace_snapshot():
+        yield
 
 
 TINY_OVERRIDES = {
