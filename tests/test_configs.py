@@ -18,6 +18,10 @@ def test_all_expected_configs_ship():
             'retinanet_ghmc_sl1_r50_fpn_1x_coco.yml', 'retinanet_ghm_r101_fpn_1x_coco.yml',
             'retinanet_ghm_x101_32x4d_fpn_1x_coco.yml',
             'retinanet_ghm_x101_64x4d_fpn_1x_coco.yml'} <= names
+    # the published mmdetection models, evaluated after conversion
+    assert {os.path.join('configs', 'ghm', 'mmdet_compat',
+                         'retinanet_ghm_{}_fpn_1x_coco.yml'.format(b))
+            for b in ('r50', 'r101', 'x101_32x4d', 'x101_64x4d')} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize('config', SHIPPED)

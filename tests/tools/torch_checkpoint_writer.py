@@ -194,10 +194,13 @@ COCO_CLASSES = (
 
 
 def mmdet_retinanet_shapes(depth=50, groups=1, base_width=64,
-                           num_classes=80, num_anchors=9):
+                           num_classes=80, num_anchors=9, ghm_buffers=False):
     """Keys and shapes of mmdetection's RetinaNet state dict (ResNet
     style='pytorch' or ResNeXt, FPN start_level 1 / num_outs 5 with extra
     convs on C5, RetinaHead with 4 stacked convs of 256 channels).
+    ``ghm_buffers``: also the GHM losses' ``edges``/``acc_sum`` buffers
+    (GHMC bins 30, GHMR bins 10), which mmdetection versions that register
+    them as buffers save.
 
     Returns:
         OrderedDict[str, tuple]: ``num_batches_tracked`` entries have shape
@@ -244,16 +247,33 @@ def mmdet_retinanet_shapes(depth=50, groups=1, base_width=64,
                  bias=True)
     conv('bbox_head.retina_cls', num_anchors * num_classes, 256, 3, bias=True)
     conv('bbox_head.retina_reg', num_anchors * 4, 256, 3, bias=True)
+    if ghm_buffers:
+        for loss, bins in (('loss_cls', 30), ('loss_bbox', 10)):
+            shapes['bbox_head.{}.edges'.format(loss)] = (bins + 1,)
+            shapes['bbox_head.{}.acc_sum'.format(loss)] = (bins,)
     return shapes
 
 
 def random_state_dict(shapes, seed=0):
     """Random arrays for :func:`mmdet_retinanet_shapes`: float32 normal
-    weights, positive ``running_var``, int64 ``num_batches_tracked``."""
+    weights, positive ``running_var`` and ``acc_sum``, int64
+    ``num_batches_tracked``, GHM ``edges`` as the reference computes them
+    (``arange(bins + 1) / bins`` in float32, last edge + 1e-6 for GHM-C,
+    1e3 for GHM-R)."""
     rng = np.random.default_rng(seed)
     state = collections.OrderedDict()
     for key, shape in shapes.items():
-        if key.endswith('num_batches_tracked'):
+        if key.endswith('.edges'):
+            edges = np.arange(shape[0], dtype=np.float32) / \
+                np.float32(shape[0] - 1)
+            if 'loss_cls' in key:
+                edges[-1] += np.float32(1e-6)
+            else:
+                edges[-1] = 1e3
+            state[key] = edges
+        elif key.endswith('.acc_sum'):
+            state[key] = rng.uniform(0, 1e4, shape).astype(np.float32)
+        elif key.endswith('num_batches_tracked'):
             state[key] = np.array(rng.integers(1, 10**6), dtype=np.int64)
         elif key.endswith('running_var'):
             state[key] = rng.uniform(0.5, 2.0, shape).astype(np.float32)
