@@ -338,7 +338,8 @@ def convert_mmdet_state_dict(source, model):
             mismatched.append('{} has dtype {}, expected floats for {}'.format(
                 key, value.dtype, target))
             continue
-        weights[target] = np.ascontiguousarray(value.astype(_np_dtype(want)))
+        weights[target] = np.ascontiguousarray(
+            value.astype(_np_dtype(want), copy=False))
     for key in filled:
         weights[key] = np.zeros(expected[key].shape,
                                 dtype=_np_dtype(expected[key]))

@@ -25,6 +25,7 @@ arguments and executes nothing.  Tensors are read lazily
 (:class:`LazyTensor`), so an ``optimizer`` entry costs no memory unless asked
 for.
 """
+import _compat_pickle
 import collections
 import os
 import pickle
@@ -271,6 +272,18 @@ def _codecs_encode(text, encoding='utf-8'):
     return text.encode('latin1')
 
 
+def _bytes_of(kind):
+    """``builtins.bytes``/``bytearray`` as pickles call them (empty, or from
+    bytes); never ``bytes(n)``, which would allocate n bytes."""
+    def build(*args):
+        if not args:
+            return kind()
+        if len(args) == 1 and isinstance(args[0], (bytes, bytearray)):
+            return kind(args[0])
+        return _unknown_global('builtins', kind.__name__)(*args)
+    return build
+
+
 _KNOWN_GLOBALS = {
     ('collections', 'OrderedDict'): collections.OrderedDict,
     ('torch._utils', '_rebuild_tensor'): _rebuild_tensor,
@@ -281,7 +294,8 @@ _KNOWN_GLOBALS = {
     ('torch._tensor', '_rebuild_from_type_v2'): _rebuild_from_type_v2,
     ('_codecs', 'encode'): _codecs_encode,
     ('builtins', 'set'): set, ('builtins', 'frozenset'): frozenset,
-    ('builtins', 'bytes'): bytes, ('builtins', 'bytearray'): bytearray,
+    ('builtins', 'bytes'): _bytes_of(bytes),
+    ('builtins', 'bytearray'): _bytes_of(bytearray),
     ('builtins', 'slice'): slice, ('builtins', 'complex'): complex,
 }
 
@@ -295,6 +309,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self._storage_for = storage_for
 
     def find_class(self, module, name):
+        # Python 3 writes protocol-2 pickles (torch's) with Python 2 names
+        # ('__builtin__', 'copy_reg'): map them back as pickle itself does.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         if (module, name) in _KNOWN_GLOBALS:
             return _KNOWN_GLOBALS[(module, name)]
         if module in _STORAGE_MODULES and name in STORAGE_DTYPES:

@@ -42,6 +42,9 @@ def test_round_trip_of_an_mmdet_style_checkpoint(tmp_path, fmt):
     tensors, expected = varied_state()
     checkpoint = writer.mmdet_checkpoint({})
     checkpoint['state_dict'] = tensors
+    # protocol 2 names these '__builtin__.set' etc.: they must read back
+    checkpoint['meta']['misc'] = {'empty': b'', 'raw': b'\x00\xff', 'ids': {1, 2},
+                                  'buf': bytearray(b'xy'), 'cut': slice(1, 5)}
     path = str(tmp_path / 'ckpt.pth')
     SAVERS[fmt](checkpoint, path)
 
@@ -62,6 +65,8 @@ def test_round_trip_of_an_mmdet_style_checkpoint(tmp_path, fmt):
     assert meta['model_cfg'].global_name == 'mmcv.utils.config.ConfigDict'
     assert dict(meta['model_cfg'].items) == {'type': 'RetinaNet'}
     assert meta['best_score'].global_name == 'numpy.core.multiarray.scalar'
+    assert meta['misc'] == {'empty': b'', 'raw': b'\x00\xff', 'ids': {1, 2},
+                            'buf': bytearray(b'xy'), 'cut': slice(1, 5)}
 
 
 @pytest.mark.parametrize('fmt', sorted(SAVERS))
@@ -97,10 +102,14 @@ def test_unknown_globals_execute_nothing(tmp_path, fmt):
     checkpoint['meta']['evil2'] = writer.Reduce(
         writer.Global('builtins', 'eval'),
         ('open({!r}, "w")'.format(str(marker)),))
+    checkpoint['meta']['huge'] = writer.Reduce(  # would allocate 1 TB
+        writer.Global('__builtin__', 'bytes'), (10**12,))
     path = str(tmp_path / 'ckpt.pth')
     SAVERS[fmt](checkpoint, path)
     state, info = load_state_dict(path)
     assert not marker.exists()
+    assert info['meta']['huge'].global_name == 'builtins.bytes'
+    assert info['meta']['huge'].args == (10**12,)
     evil = info['meta']['evil']
     assert isinstance(evil, UnknownObject) and evil.global_name == 'os.system'
     assert evil.args == ('touch {}'.format(marker),)
