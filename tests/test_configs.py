@@ -9,6 +9,7 @@ ROOT = os.path.join(os.path.dirname(__file__), '..')
 SHIPPED = sorted(os.path.relpath(p, ROOT) for p in glob.glob(
     os.path.join(ROOT, 'configs', '**', '*.yml'), recursive=True)
     if '_base_' not in p and os.sep + 'datasets' + os.sep not in p
+    and os.sep + 'benchmark' + os.sep not in p  # PaddleDetection's own model
     and not p.endswith('runtime.yml'))
 
 
@@ -63,3 +64,28 @@ def test_baselines_swap_only_the_losses():
     _, model = build_model('configs/ghm/retinanet_ghmc_sl1_r50_fpn_1x_coco.yml', overrides=None)
     assert type(model.head.loss_class).__name__ == 'GHMCLoss'
     assert type(model.head.loss_bbox).__name__ == 'SmoothL1Loss'
+
+
+def test_benchmark_baseline_is_paddledetection_retinanet():
+    """configs/benchmark/ppdet_retinanet_r50_fpn.yml builds PaddleDetection's
+    own RetinaNet with the values of its retinanet_r50_fpn.yml."""
+    _, model = build_model('configs/benchmark/ppdet_retinanet_r50_fpn.yml',
+                           overrides=None)
+    head = model.head
+    assert type(head).__module__ == 'ppdet.modeling.heads.retina_head'
+    assert type(head).__name__ == 'RetinaHead' and head.num_classes == 80
+    assert type(head.anchor_generator).__name__ == 'RetinaAnchorGenerator'
+    assert head.anchor_generator.num_anchors == 9
+    assigner = head.bbox_assigner
+    assert type(assigner).__name__ == 'MaxIoUAssigner'
+    assert (assigner.positive_overlap, assigner.negative_overlap,
+            assigner.allow_low_quality) == (0.5, 0.4, True)
+    assert type(head.loss_class).__name__ == 'FocalLoss'
+    assert (head.loss_class.gamma, head.loss_class.alpha) == (2.0, 0.25)
+    assert type(head.loss_bbox).__name__ == 'SmoothL1Loss' and head.loss_bbox.beta == 0.0
+    nms = head.nms
+    assert (nms.nms_top_k, nms.keep_top_k, nms.score_threshold,
+            nms.nms_threshold) == (1000, 100, 0.05, 0.5)
+    assert head.nms_pre == 1000
+    assert not model.neck.use_c5 and model.neck.relu_before_extra_convs
+    assert model.backbone.__class__.__name__ == 'ResNet'
