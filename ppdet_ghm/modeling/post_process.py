@@ -33,25 +33,30 @@ class GHMRetinaPostProcess(object):
         self.delta_mean = delta_mean
         self.delta_std = delta_std
 
-    def _top_anchors(self, scores, deltas, anchors):
-        """Keep the ``nms_pre`` anchors of one level with the best max score.
+    def _top_anchors(self, logits, deltas, anchors):
+        """Keep the ``nms_pre`` anchors of one level with the best max score
+        and turn their logits into scores.
+
+        The ranking uses ``sigmoid(max logit)``, which equals the max class
+        score (sigmoid is monotonic), and only the kept rows go through the
+        sigmoid: no score tensor of the whole level is ever formed.
 
         Args:
-            scores (Tensor): ``(B, N, C)``; deltas ``(B, N, 4)``; anchors ``(N, 4)``.
+            logits (Tensor): ``(B, N, C)``; deltas ``(B, N, 4)``; anchors ``(N, 4)``.
 
         Returns:
             scores ``(B, K, C)``, deltas ``(B, K, 4)``, anchors ``(B, K, 4)``.
         """
-        num = scores.shape[1]
-        batch_anchors = anchors.unsqueeze(0).expand([scores.shape[0], -1, 4]) \
-            if scores.shape[0] > 0 else anchors.unsqueeze(0)
+        num = logits.shape[1]
+        batch_anchors = anchors.unsqueeze(0).expand([logits.shape[0], -1, 4]) \
+            if logits.shape[0] > 0 else anchors.unsqueeze(0)
         if self.nms_pre is None or self.nms_pre <= 0 or num < 0 \
                 or num <= self.nms_pre:
-            return scores, deltas, batch_anchors
-        _, index = scores.max(axis=2).topk(self.nms_pre, axis=1)
+            return F.sigmoid(logits), deltas, batch_anchors
+        _, index = F.sigmoid(logits.max(axis=2)).topk(self.nms_pre, axis=1)
         index = index.unsqueeze(2)
-        return (paddle.take_along_axis(scores, index.expand(
-                    [-1, -1, scores.shape[2]]), axis=1),
+        return (F.sigmoid(paddle.take_along_axis(logits, index.expand(
+                    [-1, -1, logits.shape[2]]), axis=1)),
                 paddle.take_along_axis(deltas, index.expand([-1, -1, 4]), axis=1),
                 paddle.take_along_axis(batch_anchors, index.expand([-1, -1, 4]),
                                        axis=1))
@@ -72,7 +77,7 @@ class GHMRetinaPostProcess(object):
         for logits, deltas, level_anchors in zip(cls_logits, bbox_deltas,
                                                   anchors):
             level_scores, deltas, level_anchors = self._top_anchors(
-                F.sigmoid(logits), deltas, level_anchors)
+                logits, deltas, level_anchors)
             boxes.append(decode_deltas(
                 level_anchors, deltas, self.delta_mean, self.delta_std,
                 max_shape=im_shape))
