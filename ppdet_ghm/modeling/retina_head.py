@@ -233,27 +233,39 @@ class GHMRetinaHead(nn.Layer):
         return logits, deltas, paddle.concat(level_anchors), level_sizes
 
     def get_loss(self, head_outputs, inputs):
-        logits, deltas, anchors, level_sizes = self.flatten_outputs(
-            head_outputs)
+        """Assign the batch's anchors, then call the losses per level (or
+        once over all levels).
+
+        Each level's predictions are flattened on their own and handed to
+        the losses as they are: slicing one concatenation of all levels
+        would make the backward pass build a zero gradient of all anchors
+        per slice and copy the non-contiguous slices.
+        """
+        cls_logits, bbox_deltas = head_outputs
+        level_anchors = self.anchor_generator(cls_logits)
+        level_sizes = [int(a.shape[0]) for a in level_anchors]
         labels, label_weights, box_targets, box_weights = self.get_targets(
-            anchors, inputs)
+            paddle.concat(level_anchors), inputs)
         num_pos = box_weights.sum().clip(min=1.0)
 
-        if self.loss_per_level:
-            starts = [sum(level_sizes[:i]) for i in range(len(level_sizes))]
-            spans = list(zip(starts, level_sizes))
-        else:
-            spans = [(0, sum(level_sizes))]
+        logits = [_flatten_level(x, self.num_classes) for x in cls_logits]
+        deltas = [_flatten_level(x, 4) for x in bbox_deltas]
+        if not self.loss_per_level:
+            logits = [paddle.concat(logits, axis=1)]
+            deltas = [paddle.concat(deltas, axis=1)]
+            level_sizes = [sum(level_sizes)]
 
-        loss_cls, loss_bbox = 0.0, 0.0
-        for start, size in spans:
+        loss_cls, loss_bbox, start = 0.0, 0.0, 0
+        for level_logits, level_deltas, size in zip(logits, deltas,
+                                                     level_sizes):
             end = start + size
             loss_cls = loss_cls + self._class_loss(
-                logits[:, start:end], labels[:, start:end],
+                level_logits, labels[:, start:end],
                 label_weights[:, start:end], num_pos)
             loss_bbox = loss_bbox + self._box_loss(
-                deltas[:, start:end], box_targets[:, start:end],
+                level_deltas, box_targets[:, start:end],
                 box_weights[:, start:end], num_pos)
+            start = end
         return {'loss_cls': loss_cls, 'loss_bbox': loss_bbox,
                 'loss': loss_cls + loss_bbox}
 
