@@ -119,7 +119,10 @@ class GHMCLoss(GHMLossBase):
                 column = target.clip(0, num_classes - 1).astype(
                     'int64').unsqueeze(1)
                 g = F.sigmoid(logits)
-                g_at = paddle.take_along_axis(g, column, axis=1)
+                # broadcast=False everywhere: Paddle's default broadcast
+                # copies the whole (N, C) source first.
+                g_at = paddle.take_along_axis(g, column, axis=1,
+                                              broadcast=False)
                 g.put_along_axis_(
                     column, paddle.where(is_pos, 1.0 - g_at, g_at), axis=1)
             else:
@@ -159,11 +162,14 @@ class GHMCLoss(GHMLossBase):
             del weighted
             if int_labels:
                 pos = is_pos.astype('float32')
-                w_at = paddle.take_along_axis(weights, column, axis=1)
-                x_at = paddle.take_along_axis(logits, column, axis=1)
+                w_at = paddle.take_along_axis(weights, column, axis=1,
+                                              broadcast=False)
+                x_at = paddle.take_along_axis(logits, column, axis=1,
+                                              broadcast=False)
                 value -= (x_at * w_at * pos).sum()
                 grad = g.multiply_(weights)  # g is ours: reuse its buffer
-                grad_at = paddle.take_along_axis(grad, column, axis=1)
+                grad_at = paddle.take_along_axis(grad, column, axis=1,
+                                                 broadcast=False)
                 # sigmoid - 1 = -(1 - sigmoid) = -g at the label column
                 grad.put_along_axis_(
                     column, paddle.where(is_pos, -grad_at, grad_at), axis=1)

@@ -55,11 +55,13 @@ class GHMRetinaPostProcess(object):
             return F.sigmoid(logits), deltas, batch_anchors
         _, index = F.sigmoid(logits.max(axis=2)).topk(self.nms_pre, axis=1)
         index = index.unsqueeze(2)
+        # broadcast=False: the default would first copy the whole level.
         return (F.sigmoid(paddle.take_along_axis(logits, index.expand(
-                    [-1, -1, logits.shape[2]]), axis=1)),
-                paddle.take_along_axis(deltas, index.expand([-1, -1, 4]), axis=1),
+                    [-1, -1, logits.shape[2]]), axis=1, broadcast=False)),
+                paddle.take_along_axis(deltas, index.expand([-1, -1, 4]),
+                                       axis=1, broadcast=False),
                 paddle.take_along_axis(batch_anchors, index.expand([-1, -1, 4]),
-                                       axis=1))
+                                       axis=1, broadcast=False))
 
     def __call__(self, cls_logits, bbox_deltas, anchors, im_shape, scale_factor):
         """
