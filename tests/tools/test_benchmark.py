@@ -51,7 +51,8 @@ def test_numbers_positive_and_ratios_match_medians(run):
     for row in data['rows']:
         train, infer = runs[row['variant']]['train'], runs[row['variant']]['infer']
         for key in ('train_step_s', 'infer_images_per_s', 'train_peak_rss_mb',
-                    'infer_peak_rss_mb'):
+                    'infer_peak_rss_mb', 'train_allocator_mb',
+                    'infer_allocator_mb'):
             assert row[key] > 0 and math.isfinite(row[key])
         assert row['train_step_s'] == train['median'] == train['times'][0]
         assert math.isclose(row['train_ratio'],
@@ -63,6 +64,12 @@ def test_numbers_positive_and_ratios_match_medians(run):
                             train['peak_rss_mb'] / base['train']['peak_rss_mb'])
         assert math.isclose(row['infer_rss_ratio'],
                             infer['peak_rss_mb'] / base['infer']['peak_rss_mb'])
+        assert math.isclose(row['train_allocator_ratio'], train['allocator_peak_mb']
+                            / base['train']['allocator_peak_mb'])
+        assert math.isclose(row['infer_allocator_ratio'], infer['allocator_peak_mb']
+                            / base['infer']['allocator_peak_mb'])
+        # weights are allocated before any step
+        assert train['allocator_peak_mb'] > train['allocator_after_build_mb'] > 0
     baseline = data['rows'][0]
     assert baseline['train_ratio'] == baseline['infer_ratio'] == 1.0
 
