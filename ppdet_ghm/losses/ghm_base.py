@@ -204,12 +204,34 @@ class GHMLossBase(nn.Layer):
         num_nonempty = nonempty.astype('float32').sum().clip(min=1.0)
         return weights / num_nonempty
 
-    def index_weights(self, counts, tot, scale):
-        """Weights indexed like :meth:`bin_index`: ``(bins + 2,)`` float32 with
-        the two outer entries 0, the inner ones ``bin_weights * scale``."""
+    def entry_weights(self, index, reduction, tot=None):
+        """Weight of every entry in the loss; updates the EMA state.
+
+        Args:
+            index (Tensor): int32, any shape, from :meth:`bin_index`.
+            reduction (str): 'mean' folds the normaliser into the weights.
+            tot (Tensor, optional): float32 scalar, this rank's normaliser
+                before clipping; default the number of counted entries.
+
+        Returns:
+            float32 Tensor of ``index``'s shape: ``loss_weight * tot / density
+            / n`` of the entry's bin, divided by the clipped ``tot`` for
+            'mean'; 0 for entries outside the bins.
+        """
+        counts = self.bin_counts(index)
+        counts, tot, ranks = self.reduce_across_ranks(
+            counts, counts.sum() if tot is None else tot)
+        tot = tot.clip(min=1.0)
+        # With synced statistics each rank's loss is scaled by the number of
+        # ranks, so the ranks' averaged gradients are the gradient of the
+        # loss on the concatenated batch.
+        scale = self.loss_weight * ranks / tot if reduction == 'mean' \
+            else paddle.full([], self.loss_weight, dtype='float32')
         inner = self.bin_weights(counts, tot) * scale
         zero = paddle.zeros([1], dtype='float32')
-        return paddle.concat([zero, inner, zero])
+        # Indexed like bin_index: 0 -> invalid, bins + 1 -> non-finite g.
+        by_index = paddle.concat([zero, inner, zero])
+        return paddle.gather(by_index, index.flatten()).reshape(index.shape)
 
     def extra_repr(self):
         return ('bins={}, momentum={}, loss_weight={}, reduction={}, '

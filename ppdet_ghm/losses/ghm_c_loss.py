@@ -130,17 +130,7 @@ class GHMCLoss(GHMLossBase):
                 diff = F.sigmoid(logits) - targets
                 g = diff.abs()
             index = self.bin_index(g, valid)
-            counts = self.bin_counts(index)
-            counts, tot, ranks = self.reduce_across_ranks(counts, counts.sum())
-            tot = tot.clip(min=1.0)
-            # With synced statistics each rank's loss is scaled by the number
-            # of ranks, so the ranks' averaged gradients are the gradient of
-            # the loss on the concatenated batch.
-            scale = self.loss_weight * ranks / tot if reduction == 'mean' \
-                else paddle.full([], self.loss_weight, dtype='float32')
-            weights = paddle.gather(
-                self.index_weights(counts, tot, scale),
-                index.flatten()).reshape(g.shape)
+            weights = self.entry_weights(index, reduction)
             del index
 
         if reduction == 'none':

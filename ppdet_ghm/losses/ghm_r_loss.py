@@ -78,14 +78,7 @@ class GHMRLoss(GHMLossBase):
                 g = (diff / root).abs()
                 label_weight = label_weight.astype('float32')
                 index = self.bin_index(g, label_weight > 0)
-                counts = self.bin_counts(index)
-                counts, tot, ranks = self.reduce_across_ranks(
-                    counts, label_weight.sum())
-                tot = tot.clip(min=1.0)
-                scale = self.loss_weight * ranks / tot if reduction == 'mean' \
-                    else paddle.full([], self.loss_weight, dtype='float32')
-                weights = paddle.gather(
-                    self.index_weights(counts, tot, scale),
-                    index.flatten()).reshape(g.shape)
+                weights = self.entry_weights(
+                    index, reduction, tot=label_weight.sum())
             loss = asl1 * weights
             return loss.sum() if reduction == 'mean' else loss
