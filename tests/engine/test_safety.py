@@ -16,9 +16,9 @@ from ppdet_ghm.engine import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
                               NonFiniteLossGuard, install_atomic_checkpoints,
                               latest_checkpoint)
 from ppdet_ghm.engine.safety import _atomic
+from tiny_demo import write_tiny_config
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-DEMO = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_r18_fpn_demo.yml')
 
 
 # ------------------------------------------------------------------ guard ----
@@ -153,21 +153,11 @@ def data(tmp_path_factory):
 
 
 def config(tmp_path, data, extra=''):
-    path = tmp_path / 'run.yml'
-    path.write_text("""\
-_BASE_: ['{base}']
-save_dir: {out}
-log_iter: 1
-snapshot_epoch: 1
-epoch: 3
-TrainDataset: {{dataset_dir: {data}}}
-EvalDataset: {{dataset_dir: {data}}}
-TestDataset: {{dataset_dir: {data}}}
-FPN: {{out_channel: 16}}
-RetinaFeat: {{feat_in: 16, feat_out: 16, num_convs: 1}}
-TrainReader: {{batch_size: 2}}
-{extra}""".format(base=DEMO, out=tmp_path / 'out', data=data, extra=extra))
-    return str(path), str(tmp_path / 'out' / 'run')
+    """The tiny demo config for 3 epochs plus ``extra``; returns the config
+    path and the run's checkpoint directory."""
+    path = write_tiny_config(tmp_path / 'run.yml', data, tmp_path / 'out',
+                             epoch=3, extra=extra)
+    return path, str(tmp_path / 'out' / 'run')
 
 
 # epoch 0 trains normally; from epoch 1 the learning rate is 1e10: the next

@@ -7,26 +7,15 @@ import subprocess
 import sys
 
 import pytest
+from tiny_demo import write_tiny_config
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-DEMO = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_r18_fpn_demo.yml')
 
 
 def write_config(path, data, out, epochs, max_epochs):
-    """The demo config shrunk to seconds, deterministic: no flip, seeded
-    shuffling, a schedule that does not depend on ``epochs``."""
-    with open(path, 'w') as f:
-        f.write("""\
-_BASE_: ['{base}']
-save_dir: {out}
-log_iter: 1
-snapshot_epoch: 1
-epoch: {epochs}
-TrainDataset: {{dataset_dir: {data}}}
-EvalDataset: {{dataset_dir: {data}}}
-TestDataset: {{dataset_dir: {data}}}
-FPN: {{out_channel: 16}}
-RetinaFeat: {{feat_in: 16, feat_out: 16, num_convs: 1}}
+    """The tiny demo config, deterministic: no flip, seeded shuffling, a
+    schedule that does not depend on ``epochs``."""
+    return write_tiny_config(path, data, out, epoch=epochs, extra="""\
 LearningRate:
   base_lr: 0.01
   schedulers:
@@ -42,8 +31,7 @@ TrainReader:
     - Permute: {{}}
   batch_size: 2
   shuffle: true
-""".format(base=DEMO, out=out, data=data, epochs=epochs, max_epochs=max_epochs))
-    return path
+""".format(max_epochs=max_epochs))
 
 
 def records(path):

@@ -7,34 +7,22 @@ import sys
 import numpy as np
 import paddle
 import pytest
+from tiny_demo import write_tiny_config
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-DEMO_CONFIG = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_r18_fpn_demo.yml')
 
 
 def tiny_config(tmp, data_dir, name='tiny'):
-    """A config that inherits the demo config and shrinks it to seconds."""
-    text = """\
-_BASE_: ['{base}']
-save_dir: {out}
-log_iter: 1
-snapshot_epoch: 1
-epoch: 1
+    """The tiny demo config for one epoch, named ``name``; evaluation keeps
+    every score so that an untrained model still reports AP."""
+    out = os.path.join(tmp, 'out')
+    return write_tiny_config(
+        os.path.join(tmp, name + '.yml'), data_dir, out, epoch=1, extra="""\
 weights: {out}/{name}/model_final
-TrainDataset: {{dataset_dir: {data}}}
-EvalDataset: {{dataset_dir: {data}}}
-TestDataset: {{dataset_dir: {data}}}
-FPN: {{out_channel: 16}}
-RetinaFeat: {{feat_in: 16, feat_out: 16, num_convs: 1}}
-TrainReader: {{batch_size: 2}}
 EvalReader: {{batch_size: 2}}
 TestReader: {{inputs_def: {{image_shape: [3, 64, 64]}}}}
-GHMRetinaPostProcess: {{score_threshold: 0.0}}  # an untrained model still reports AP
-""".format(base=DEMO_CONFIG, out=os.path.join(tmp, 'out'), data=data_dir, name=name)
-    path = os.path.join(tmp, name + '.yml')
-    with open(path, 'w') as f:
-        f.write(text)
-    return path
+GHMRetinaPostProcess: {{score_threshold: 0.0}}
+""".format(out=out, name=name))
 
 
 def run_tool(tool, *args, check=True):
