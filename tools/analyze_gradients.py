@@ -79,6 +79,19 @@ def collect(model, loader, stats, num_images):
                          box_weights)
 
 
+
+def _plot_curves(ax, x, curves, series, xlabel, task):
+    """Reweighted gradient norm against ``x`` for each ``(key, label)``."""
+    for key, label in series:
+        y = np.asarray(curves[key], np.float64)
+        # GHM weighs nothing in an empty bin: leave a gap, not log(0)
+        ax.plot(x, np.where(y > 0, y, np.nan), label=label)
+    ax.set_yscale('log')
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel('reweighted gradient norm (log)')
+    ax.set_title('{}, on this model\'s density'.format(task), fontsize=10)
+    ax.legend()
+
 def plot(result, path_hist, path_curves):
     import matplotlib
     matplotlib.use('Agg')
@@ -107,28 +120,14 @@ def plot(result, path_hist, path_curves):
     curves_c, curves_r = result['curves']['classification'], \
         result['curves']['regression']
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    ax = axes[0]
-    for key, label in (('ce', 'CE'), ('focal', 'FL (gamma 2)'),
-                       ('ghm_c', 'GHM-C')):
-        y = np.asarray(curves_c[key], np.float64)
-        # GHM weighs nothing in an empty bin: leave a gap, not log(0)
-        ax.plot(curves_c['g'], np.where(y > 0, y, np.nan), label=label)
-    ax.set_yscale('log')
-    ax.set_xlabel('original gradient norm g')
-    ax.set_ylabel('reweighted gradient norm (log)')
-    ax.set_title('classification, on this model\'s density', fontsize=10)
-    ax.legend()
-    ax = axes[1]
-    for key, label in (('sl1', 'SL1 (beta {})'.format(curves_r['sl1_beta'])),
-                       ('asl1', 'ASL1 (mu {})'.format(reg['mu'])),
-                       ('ghm_r', 'GHM-R')):
-        y = np.asarray(curves_r[key], np.float64)
-        ax.plot(curves_r['abs_delta'], np.where(y > 0, y, np.nan), label=label)
-    ax.set_yscale('log')
-    ax.set_xlabel('|d|')
-    ax.set_ylabel('reweighted gradient norm (log)')
-    ax.set_title('regression, on this model\'s density', fontsize=10)
-    ax.legend()
+    _plot_curves(axes[0], curves_c['g'], curves_c,
+                 (('ce', 'CE'), ('focal', 'FL (gamma 2)'), ('ghm_c', 'GHM-C')),
+                 'original gradient norm g', 'classification')
+    _plot_curves(axes[1], curves_r['abs_delta'], curves_r,
+                 (('sl1', 'SL1 (beta {})'.format(curves_r['sl1_beta'])),
+                  ('asl1', 'ASL1 (mu {})'.format(reg['mu'])),
+                  ('ghm_r', 'GHM-R')),
+                 '|d|', 'regression')
     fig.tight_layout()
     fig.savefig(path_curves, dpi=100)
     plt.close(fig)
