@@ -212,25 +212,33 @@ class GHMRetinaHead(nn.Layer):
         box_weights = pos.astype('float32')
         return labels, label_weights, box_targets.detach(), box_weights
 
-    def flatten_outputs(self, head_outputs):
-        """All levels' predictions in one anchor order.
+    def level_outputs(self, head_outputs):
+        """Each level's predictions flattened in its anchors' order.
 
         Args:
             head_outputs: ``(cls_logits, bbox_deltas)`` as :meth:`forward`
-                returns them in eval mode.
+                returns them, one ``(B, A * C, H, W)`` / ``(B, A * 4, H, W)``
+                tensor per level.
+
+        Returns:
+            Per level (lists): logits ``(B, N_l, num_classes)``, deltas
+            ``(B, N_l, 4)`` and anchors ``(N_l, 4)``.
+        """
+        cls_logits, bbox_deltas = head_outputs
+        return ([_flatten_level(x, self.num_classes) for x in cls_logits],
+                [_flatten_level(x, 4) for x in bbox_deltas],
+                self.anchor_generator(cls_logits))
+
+    def flatten_outputs(self, head_outputs):
+        """All levels' predictions in one anchor order.
 
         Returns:
             logits ``(B, A, num_classes)``, deltas ``(B, A, 4)``, anchors
             ``(A, 4)`` and the per-level anchor counts (list[int]).
         """
-        cls_logits, bbox_deltas = head_outputs
-        level_anchors = self.anchor_generator(cls_logits)
-        level_sizes = [int(a.shape[0]) for a in level_anchors]
-        logits = paddle.concat(
-            [_flatten_level(x, self.num_classes) for x in cls_logits], axis=1)
-        deltas = paddle.concat(
-            [_flatten_level(x, 4) for x in bbox_deltas], axis=1)
-        return logits, deltas, paddle.concat(level_anchors), level_sizes
+        logits, deltas, anchors = self.level_outputs(head_outputs)
+        return (paddle.concat(logits, axis=1), paddle.concat(deltas, axis=1),
+                paddle.concat(anchors), [int(a.shape[0]) for a in anchors])
 
     def get_loss(self, head_outputs, inputs):
         """Assign the batch's anchors, then call the losses per level (or
@@ -241,15 +249,12 @@ class GHMRetinaHead(nn.Layer):
         would make the backward pass build a zero gradient of all anchors
         per slice and copy the non-contiguous slices.
         """
-        cls_logits, bbox_deltas = head_outputs
-        level_anchors = self.anchor_generator(cls_logits)
+        logits, deltas, level_anchors = self.level_outputs(head_outputs)
         level_sizes = [int(a.shape[0]) for a in level_anchors]
         labels, label_weights, box_targets, box_weights = self.get_targets(
             paddle.concat(level_anchors), inputs)
         num_pos = box_weights.sum().clip(min=1.0)
 
-        logits = [_flatten_level(x, self.num_classes) for x in cls_logits]
-        deltas = [_flatten_level(x, 4) for x in bbox_deltas]
         if not self.loss_per_level:
             logits = [paddle.concat(logits, axis=1)]
             deltas = [paddle.concat(deltas, axis=1)]
@@ -290,9 +295,6 @@ class GHMRetinaHead(nn.Layer):
     def post_process(self, head_outputs, im_shape, scale_factor):
         """Detections in PaddleDetection's format: ``bbox`` ``(M, 6)``,
         ``bbox_num`` ``(B,)``, and the NMS keep index."""
-        cls_logits, bbox_deltas = head_outputs
-        anchors = self.anchor_generator(cls_logits)
-        return self.post_process_fn(
-            [_flatten_level(x, self.num_classes) for x in cls_logits],
-            [_flatten_level(x, 4) for x in bbox_deltas],
-            anchors, im_shape, scale_factor)
+        logits, deltas, anchors = self.level_outputs(head_outputs)
+        return self.post_process_fn(logits, deltas, anchors, im_shape,
+                                    scale_factor)
