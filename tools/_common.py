@@ -23,7 +23,8 @@ from ppdet_ghm.utils import (ConfigError, WeightsError,  # noqa: E402
                              check_module_keys)
 
 __all__ = ['ArgsParser', 'load_tool_config', 'fail', 'WeightsError',
-           'make_trainer', 'trainer_with_weights', 'check_datasets']
+           'make_trainer', 'build_model', 'trainer_with_weights',
+           'check_datasets']
 
 
 def fail(message):
@@ -69,6 +70,11 @@ def check_datasets(cfg, *keys):
             print('warning: {}: {}'.format(key, message), file=sys.stderr)
 
 
+def _refused(cfg, err):
+    # PaddleDetection's own modules check their arguments with assert
+    fail('{}: {}'.format(cfg.get('_config_path', 'config'), err or repr(err)))
+
+
 def make_trainer(cfg, mode):
     """PaddleDetection's Trainer; a module refusing its config (a
     ``ValueError`` or ppdet's ``assert`` in a constructor: wrong type, out of
@@ -78,8 +84,17 @@ def make_trainer(cfg, mode):
     try:
         return Trainer(cfg, mode=mode)
     except (ValueError, AssertionError) as err:
-        # PaddleDetection's own modules check their arguments with assert
-        fail('{}: {}'.format(cfg.get('_config_path', 'config'), err or repr(err)))
+        _refused(cfg, err)
+
+
+def build_model(cfg):
+    """The config's model without a Trainer (no dataset needed); a refused
+    config ends the tool as in :func:`make_trainer`."""
+    from ppdet.core.workspace import create
+    try:
+        return create(cfg.architecture)
+    except (ValueError, AssertionError) as err:
+        _refused(cfg, err)
 
 
 def trainer_with_weights(cfg, mode):

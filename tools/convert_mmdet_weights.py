@@ -15,10 +15,9 @@ skipped ones it prints).  Then:
 import argparse
 import os
 
-from _common import ArgsParser, fail
+from _common import ArgsParser, build_model, fail, load_tool_config
 
 import paddle
-from ppdet.core.workspace import create, load_config, merge_config
 
 from ppdet_ghm.utils import WeightsError, check_weights_cover_model
 from ppdet_ghm.utils.mmdet_weights import (compare_class_names,
@@ -69,12 +68,8 @@ def check_class_names(meta, cfg):
 
 def main(argv=None):
     args = parse_args(argv)
-    if not os.path.isfile(args.config):
-        fail("config: no file at '{}'".format(args.config))
-    cfg = load_config(args.config)
-    merge_config(args.opt)
-    paddle.set_device('cpu')
-    model = create(cfg.architecture)
+    cfg = load_tool_config(args, use_gpu=False)  # conversion runs on the CPU
+    model = build_model(cfg)
     model.eval()
 
     try:

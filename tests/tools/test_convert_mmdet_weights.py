@@ -402,3 +402,18 @@ def test_cli_names_an_unreadable_checkpoint(tmp_path, capsys):
         tool.main([str(junk), str(tmp_path / 'x.pdparams'), '--config',
                    os.path.join(ROOT, COMPAT.format('r50'))])
     assert "junk.pth': cannot read the magic number" in capsys.readouterr().err
+
+
+def test_cli_names_an_unknown_config_key_before_reading_the_checkpoint(
+        r50, tmp_path, capsys):
+    tool = load_tool()
+    config = os.path.join(ROOT, COMPAT.format('r50'))
+    dst = str(tmp_path / 'x.pdparams')
+    with pytest.raises(SystemExit) as exit_:
+        tool.main([r50.path, dst, '--config', config,
+                   '-o', 'GHMCLoss.momentm=0.5'])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: {}: GHMCLoss has no option 'momentm'; did you mean " \
+           "'momentum'?".format(config) in err
+    assert not os.path.exists(dst)
