@@ -589,39 +589,43 @@ def paired_ratio(times, base_times):
     return float(np.median(np.asarray(times) / np.asarray(base_times)))
 
 
+# What is compared with the baseline: (description, row key, ratio key, mode,
+# field of that mode's result, unit, higher is better).  Every ratio is
+# value / baseline value.
+MEASURES = [
+    ('training step', 'train_step_s', 'train_ratio', 'train', 'median', 's',
+     False),
+    ('inference throughput', 'infer_images_per_s', 'infer_ratio', 'infer',
+     'images_per_s', 'img/s', True),
+    ('peak RSS (training)', 'train_peak_rss_mb', 'train_rss_ratio', 'train',
+     'peak_rss_mb', 'MB', False),
+    ('peak RSS (inference)', 'infer_peak_rss_mb', 'infer_rss_ratio', 'infer',
+     'peak_rss_mb', 'MB', False),
+    ('peak tensor memory (training)', 'train_allocator_mb',
+     'train_allocator_ratio', 'train', 'allocator_peak_mb', 'MB', False),
+    ('peak tensor memory (inference)', 'infer_allocator_mb',
+     'infer_allocator_ratio', 'infer', 'allocator_peak_mb', 'MB', False),
+]
+
+
 def summarize(results, variants):
     """Per variant: medians, peaks and ratios against the baseline."""
-    base_train = results[BASELINE]['train']
-    base_infer = results[BASELINE]['infer']
+    base = results[BASELINE]
     rows = []
     for key, label, config, _ in VARIANTS:
         if key not in variants:
             continue
-        train, infer = results[key]['train'], results[key]['infer']
-        rows.append({
-            'variant': key, 'label': label, 'config': config,
-            'train_step_s': train['median'],
-            'train_ratio': ratio(train['median'], base_train['median']),
-            'train_ratio_paired': paired_ratio(train['times'],
-                                               base_train['times']),
-            'infer_images_per_s': infer['images_per_s'],
-            'infer_ratio': ratio(infer['images_per_s'],
-                                 base_infer['images_per_s']),
-            'infer_ratio_paired': paired_ratio(base_infer['times'],
-                                               infer['times']),
-            'train_peak_rss_mb': train['peak_rss_mb'],
-            'train_rss_ratio': ratio(train['peak_rss_mb'],
-                                     base_train['peak_rss_mb']),
-            'infer_peak_rss_mb': infer['peak_rss_mb'],
-            'infer_rss_ratio': ratio(infer['peak_rss_mb'],
-                                     base_infer['peak_rss_mb']),
-            'train_allocator_mb': train['allocator_peak_mb'],
-            'train_allocator_ratio': ratio(train['allocator_peak_mb'],
-                                           base_train['allocator_peak_mb']),
-            'infer_allocator_mb': infer['allocator_peak_mb'],
-            'infer_allocator_ratio': ratio(infer['allocator_peak_mb'],
-                                           base_infer['allocator_peak_mb']),
-        })
+        ours = results[key]
+        row = {'variant': key, 'label': label, 'config': config}
+        for _, row_key, ratio_key, mode, field, _, _ in MEASURES:
+            row[row_key] = ours[mode][field]
+            row[ratio_key] = ratio(ours[mode][field], base[mode][field])
+        # per-round time ratios; for throughput, baseline time / ours
+        row['train_ratio_paired'] = paired_ratio(ours['train']['times'],
+                                                 base['train']['times'])
+        row['infer_ratio_paired'] = paired_ratio(base['infer']['times'],
+                                                 ours['infer']['times'])
+        rows.append(row)
     return rows
 
 
@@ -676,27 +680,13 @@ def targets(rows):
         list of dicts: target, variant, value, baseline, unit, ratio, met.
     """
     base = next(r for r in rows if r['variant'] == BASELINE)
-    # (what, row key, ratio key, unit, higher is better)
-    measures = [
-        ('training step', 'train_step_s', 'train_ratio', 's', False),
-        ('inference throughput', 'infer_images_per_s', 'infer_ratio',
-         'img/s', True),
-        ('peak RSS (training)', 'train_peak_rss_mb', 'train_rss_ratio', 'MB',
-         False),
-        ('peak RSS (inference)', 'infer_peak_rss_mb', 'infer_rss_ratio',
-         'MB', False),
-        ('peak tensor memory (training)', 'train_allocator_mb',
-         'train_allocator_ratio', 'MB', False),
-        ('peak tensor memory (inference)', 'infer_allocator_mb',
-         'infer_allocator_ratio', 'MB', False),
-    ]
     checks = []
     for row in rows:
         if row['variant'] not in ('ghm', 'ghm_p5'):
             continue
         name = 'GHM' if row['variant'] == 'ghm' else \
             "GHM on PaddleDetection's FPN"
-        for what, key, ratio_key, unit, higher in measures:
+        for what, key, ratio_key, _, _, unit, higher in MEASURES:
             value, baseline = row[key], base[key]
             checks.append({
                 'target': '{} {} {} ppdet'.format(
