@@ -16,6 +16,7 @@ from ppdet_ghm.engine import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
                               NonFiniteLossGuard, install_atomic_checkpoints,
                               latest_checkpoint)
 from ppdet_ghm.engine.safety import _atomic
+from conftest import build_model
 from tiny_demo import write_tiny_config
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -259,8 +260,6 @@ def test_half_precision_head_outputs_keep_ghm_weights_finite():
     has no CPU concat_grad kernel for it; the losses' own bfloat16 handling
     is tested in tests/losses.)"""
     dtype = 'float16'
-    sys.path.insert(0, os.path.join(ROOT, 'tests'))
-    from conftest import build_model
     _, model = build_model('configs/demo/retinanet_ghm_r18_fpn_demo.yml')
     model.train()
     for conv in (model.head.retina_cls, model.head.retina_reg):

@@ -1,6 +1,7 @@
 """tools/train.py, eval.py, infer.py, export_model.py end to end on a tiny
 detector (the demo config, shrunk) and a tiny generated dataset."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -222,7 +223,6 @@ def test_resume_from_a_truncated_checkpoint_names_it(trained):
     tmp, config, weights, _ = trained
     bad = os.path.join(tmp, 'bad_resume')
     _truncated_copy(weights + '.pdparams', bad + '.pdparams')
-    import shutil
     shutil.copy(weights + '.pdopt', bad + '.pdopt')
     proc = run_tool('train.py', '-c', config, '-r', bad, check=False)
     assert proc.returncode == 2 and "cannot read '{}.pdparams'".format(bad) in proc.stderr
