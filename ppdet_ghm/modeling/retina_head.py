@@ -168,13 +168,19 @@ class GHMRetinaHead(nn.Layer):
             training: dict of losses; else ``(cls_logits, bbox_deltas)``, lists
             of ``(B, A * num_classes, H_l, W_l)`` / ``(B, A * 4, H_l, W_l)``.
         """
+        head_outputs = self.predict(neck_feats)
+        if self.training:
+            return self.get_loss(head_outputs, targets)
+        return head_outputs
+
+    def predict(self, neck_feats):
+        """Raw outputs: lists of ``(B, A * num_classes, H_l, W_l)`` logits and
+        ``(B, A * 4, H_l, W_l)`` deltas, one per level."""
         cls_logits, bbox_deltas = [], []
         for feat in neck_feats:
             cls_feat, reg_feat = self.conv_feat(feat)
             cls_logits.append(self.retina_cls(cls_feat))
             bbox_deltas.append(self.retina_reg(reg_feat))
-        if self.training:
-            return self.get_loss((cls_logits, bbox_deltas), targets)
         return cls_logits, bbox_deltas
 
     def get_targets(self, anchors, inputs):
@@ -264,32 +270,36 @@ class GHMRetinaHead(nn.Layer):
         for level_logits, level_deltas, size in zip(logits, deltas,
                                                      level_sizes):
             end = start + size
-            loss_cls = loss_cls + self._class_loss(
+            loss_cls = loss_cls + self.class_loss(
                 level_logits, labels[:, start:end],
                 label_weights[:, start:end], num_pos)
-            loss_bbox = loss_bbox + self._box_loss(
+            loss_bbox = loss_bbox + self.box_loss(
                 level_deltas, box_targets[:, start:end],
                 box_weights[:, start:end], num_pos)
             start = end
         return {'loss_cls': loss_cls, 'loss_bbox': loss_bbox,
                 'loss': loss_cls + loss_bbox}
 
-    def _class_loss(self, logits, labels, weights, num_pos):
-        """``(B, N, C)`` logits, ``(B, N)`` labels / weights -> scalar."""
+    def class_loss(self, logits, labels, weights, num_pos, loss=None):
+        """``(B, N, C)`` logits, ``(B, N)`` labels / weights -> scalar, with
+        the head's ``loss_class`` or the given ``loss`` (analysis)."""
+        loss_class = self.loss_class if loss is None else loss
         logits = logits.reshape([-1, self.num_classes])
         labels, weights = labels.reshape([-1]), weights.reshape([-1])
-        if isinstance(self.loss_class, GHMLossBase):
-            return self.loss_class(logits, labels, weights)
-        loss = self.loss_class(logits, labels, reduction='none')
+        if isinstance(loss_class, GHMLossBase):
+            return loss_class(logits, labels, weights)
+        loss = loss_class(logits, labels, reduction='none')
         return (loss * weights.unsqueeze(1)).sum() / num_pos
 
-    def _box_loss(self, deltas, targets, weights, num_pos):
-        """``(B, N, 4)`` deltas / targets, ``(B, N)`` weights -> scalar."""
+    def box_loss(self, deltas, targets, weights, num_pos, loss=None):
+        """``(B, N, 4)`` deltas / targets, ``(B, N)`` weights -> scalar, with
+        the head's ``loss_bbox`` or the given ``loss`` (analysis)."""
+        loss_bbox = self.loss_bbox if loss is None else loss
         deltas, targets = deltas.reshape([-1, 4]), targets.reshape([-1, 4])
         weights = weights.reshape([-1, 1]).expand([-1, 4])
-        if isinstance(self.loss_bbox, GHMLossBase):
-            return self.loss_bbox(deltas, targets, weights)
-        loss = self.loss_bbox(deltas, targets, reduction='none')
+        if isinstance(loss_bbox, GHMLossBase):
+            return loss_bbox(deltas, targets, weights)
+        loss = loss_bbox(deltas, targets, reduction='none')
         return (loss * weights).sum() / num_pos
 
     def post_process(self, head_outputs, im_shape, scale_factor):
