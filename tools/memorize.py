@@ -1,0 +1,58 @@
+"""The memorization check by hand: train a loss setup on four demo images and
+evaluate on the same images (box AP should reach >= 0.9).
+
+    python tools/memorize.py --case ghm_c+ghm_r [--lr 3e-4] [--steps 200] \
+        [--optimizer adamw|sgd] [--output_dir output/memorize] [--write_only] \
+        [-o key=value ...]
+
+Cases and their default lr / steps: ppdet_ghm/analysis/memorization.py.
+Writes the images and DIR/CASE.yml, then runs tools/train.py --eval on it
+(-o options go to train.py); --write_only prints the config's path instead of
+training (for tools/analyze_learning.py).
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+sys.path.insert(0, ROOT)
+from ppdet_ghm.analysis.memorization import (  # noqa: E402
+    CASES, make_memorization_data, write_memorization_config)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--case', required=True, choices=sorted(CASES))
+    parser.add_argument('--lr', type=float, default=None)
+    parser.add_argument('--steps', type=int, default=None)
+    parser.add_argument('--optimizer', choices=['adamw', 'sgd'], default='adamw',
+                        help="the demo's AdamW or the COCO configs' SGD")
+    parser.add_argument('--output_dir', default='output/memorize')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--write_only', action='store_true',
+                        help='write the data and config, print its path, do not train')
+    parser.add_argument('-o', '--opt', nargs='*', default=[],
+                        help='key=value options for tools/train.py')
+    args = parser.parse_args(argv)
+    out = os.path.abspath(args.output_dir)
+    os.makedirs(out, exist_ok=True)
+    data = make_memorization_data(os.path.join(out, 'data'))
+    try:
+        config = write_memorization_config(
+            os.path.join(out, args.case + '.yml'), data, out, args.case,
+            lr=args.lr, steps=args.steps, optimizer=args.optimizer)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.write_only:
+        print(config)
+        return 0
+    cmd = [sys.executable, os.path.join(ROOT, 'tools', 'train.py'), '-c', config,
+           '--eval', '--seed', str(args.seed)]
+    if args.opt:
+        cmd += ['-o'] + args.opt
+    return subprocess.call(cmd, cwd=ROOT)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
