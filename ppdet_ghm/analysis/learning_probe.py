@@ -57,14 +57,17 @@ def probe_training(trainer, steps, probe_steps, probes=None):
     Returns:
         dict: ``loss``, ``loss_cls``, ``loss_bbox``, ``grad_norm`` (before
         clipping) and ``lr`` per trained step; ``probes``: {step: {probe
-        name: level_gradient_stats(...)}}.
+        name: level_gradient_stats(...)}}; the config's
+        ``clip_grad_by_norm``.
     """
     model, optimizer = trainer.model, trainer.optimizer
     head = model.head
     probes = default_probes(head) if probes is None else probes
     probe_steps = sorted(set(int(s) for s in probe_steps))
     record = {'loss': [], 'loss_cls': [], 'loss_bbox': [], 'grad_norm': [],
-              'lr': [], 'probes': {}}
+              'lr': [], 'probes': {},
+              'clip_grad_by_norm': trainer.cfg.get('OptimizerBuilder', {}).get(
+                  'clip_grad_by_norm')}
     step = 0
     model.train()
     while step <= steps:
@@ -96,27 +99,29 @@ def format_probe(record):
     lines = []
     grad_norm = np.asarray(record['grad_norm'])
     if grad_norm.size:
+        clip = record.get('clip_grad_by_norm')
         lines.append('pre-clip gradient norm: first {:.3g}, median {:.3g}, '
-                     'last {:.3g}'.format(grad_norm[0], np.median(grad_norm),
-                                          grad_norm[-1]))
+                     'last {:.3g}{}'.format(
+                         grad_norm[0], np.median(grad_norm), grad_norm[-1],
+                         '; {} of {} steps clipped at {:g}'.format(
+                             int((grad_norm > clip).sum()), grad_norm.size,
+                             clip) if clip else ''))
     for step, by_probe in sorted(record['probes'].items()):
         for probe, stats in by_probe.items():
             lines.append('step {} ({}): positives {}'.format(
                 step, probe, dict(zip(stats['levels'], stats['num_pos']))))
-            header = '  {:<24} {:>8}'.format('loss', 'value') + ''.join(
-                ' {:>9}'.format(level) for level in stats['levels'])
-            lines.append(header)
+            lines.append('  {:<22} {:<16}'.format('loss', 'statistic') + ''.join(
+                ' {:>9}'.format(level) for level in stats['levels']))
             for name, values in stats.items():
                 if not isinstance(values, dict):
                     continue
-                for key in ('pos_grad_mean', 'pos_share'):
-                    if key == 'pos_share':
-                        if 'neg_grad_sum' not in values:
-                            continue
-                        row = [p / max(p + n, 1e-30) for p, n in zip(
-                            values['pos_grad_sum'], values['neg_grad_sum'])]
-                    else:
-                        row = values[key]
-                    lines.append('  {:<24} {:>8}'.format(name, key[:8]) + ''.join(
+                rows = [('|dL/dx| per pos.' if 'neg_grad_sum' in values
+                         else '|dL/dd| per pos.', values['pos_grad_mean'])]
+                if 'neg_grad_sum' in values:
+                    rows.append(('positives\' share', [
+                        p / max(p + n, 1e-30) for p, n in zip(
+                            values['pos_grad_sum'], values['neg_grad_sum'])]))
+                for label, row in rows:
+                    lines.append('  {:<22} {:<16}'.format(name, label) + ''.join(
                         ' {:>9.3g}'.format(v) for v in row))
     return '\n'.join(lines)

@@ -93,3 +93,20 @@ def test_pre_clip_gradient_norm_is_the_global_l2_norm():
     np.testing.assert_allclose(pre_clip_gradient_norm(layer.parameters()), expected,
                                rtol=1e-6)
     assert pre_clip_gradient_norm([]) == 0.0
+
+
+def test_probe_table_counts_clipped_steps_and_shows_the_positives_share():
+    from ppdet_ghm.analysis import format_probe
+    stats = {'levels': ['P3', 'P4'], 'num_pos': [3, 1],
+             'focal': {'loss': [1.0, 2.0], 'pos_grad_mean': [0.5, 0.25],
+                       'pos_grad_sum': [3.0, 1.0], 'neg_grad_sum': [1.0, 3.0]},
+             'sl1': {'loss': [0.1, 0.2], 'pos_grad_mean': [0.01, 0.02]}}
+    text = format_probe({'grad_norm': [100.0, 40.0, 2.0], 'clip_grad_by_norm': 35.0,
+                         'probes': {0: {'per level': stats}}})
+    lines = text.splitlines()
+    assert lines[0] == ('pre-clip gradient norm: first 100, median 40, last 2; '
+                        '2 of 3 steps clipped at 35')
+    assert lines[1] == "step 0 (per level): positives {'P3': 3, 'P4': 1}"
+    share = [l for l in lines if "positives' share" in l]
+    assert len(share) == 1 and share[0].split()[-2:] == ['0.75', '0.25']
+    assert [l.split()[-2:] for l in lines if l.strip().startswith('sl1')] == [['0.01', '0.02']]
