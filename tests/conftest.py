@@ -57,7 +57,9 @@ TINY_OVERRIDES = {
     # settings stay those of the config under test
     'ResNet': {'depth': 18, 'groups': 1, 'base_width': 64},
     'FPN': {'out_channel': 16},
-    'RetinaFeat': {'feat_in': 16, 'feat_out': 16, 'num_convs': 1},
+    # GroupNorm (the demo's towers) needs >= 32 channels: plain convs here
+    'RetinaFeat': {'feat_in': 16, 'feat_out': 16, 'num_convs': 1,
+                   'norm_type': None},
     'num_classes': 3,
 }
 

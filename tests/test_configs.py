@@ -25,16 +25,26 @@ def test_all_expected_configs_ship():
             for b in ('r50', 'r101', 'x101_32x4d', 'x101_64x4d')} <= set(SHIPPED)
 
 
+# The demo's peer check: PaddleDetection's own RetinaNet head, nothing of ours.
+PPDET_HEAD = {os.path.join('configs', 'demo', 'ppdet_retinanet_demo.yml')}
+
+
 @pytest.mark.parametrize('config', SHIPPED)
 def test_config_builds_its_model(config):
     cfg, model = build_model(config, overrides=None)
     head = model.head
-    assert type(head).__name__ == 'GHMRetinaHead'
+    if config in PPDET_HEAD:
+        assert type(head).__name__ == 'RetinaHead'
+        assert type(head).__module__.startswith('ppdet.')
+        assert type(head.loss_class).__module__.startswith('ppdet.')
+    else:
+        assert type(head).__name__ == 'GHMRetinaHead'
+        assert head.anchor_generator.num_anchors == 9
     assert head.num_classes == cfg.num_classes
-    assert head.anchor_generator.num_anchors == 9
     assert head.retina_cls.weight.shape[0] == 9 * cfg.num_classes
     n_params = sum(p.size for p in model.parameters())
-    assert n_params > 1e6
+    # the demo's CSPResNet-0.25 / FPN-64 detector is small on purpose
+    assert n_params > (1e5 if os.sep + 'demo' + os.sep in config else 1e6)
 
 
 def test_reference_schedule_and_losses():

@@ -1,13 +1,19 @@
-"""Loss curves (and COCO AP per evaluation) from PaddleDetection training logs.
+"""Loss curves and COCO box AP (per iteration and per wall-clock minute) from
+PaddleDetection training logs.
 
     python tools/plot_logs.py logs/demo_ghm/train.log logs/demo_fl/train.log \
-        --labels "GHM-C + GHM-R" "FL + SL1" --output logs/demo_loss_curves.png
+        --labels "GHM-C + GHM-R" "FL + SL1" --output logs/demo_loss_curves.png \
+        [--ap_output logs/demo_ap_minutes.png]
 
 Reads the lines PaddleDetection's trainer prints
-(``Epoch: [e] [ s/ S] learning_rate: ... loss: ... loss_cls: ... eta: ...``)
-and the pycocotools summary after each evaluation.
+(``[mm/dd HH:MM:SS] ... Epoch: [e] [ s/ S] learning_rate: ... loss: ...``)
+and the pycocotools summary after each evaluation.  Minutes count from the
+log's first time stamp (the dataset load, just before the first step), so
+they include the evaluations; ``--ap_output`` draws box AP against them and
+prints a table of the last evaluation of each log.
 """
 import argparse
+import datetime
 import re
 import sys
 
@@ -19,6 +25,17 @@ _TRAIN = re.compile(
 _METER = re.compile(r'(\w+): ([-+.\deEnaif]+)')
 _AP = re.compile(r'Average Precision\s+\(AP\) @\[ IoU=0\.50:0\.95 \| area=\s*all '
                  r'\| maxDets=100 \] = (?P<ap>[-.\d]+)')
+_AP50 = re.compile(r'Average Precision\s+\(AP\) @\[ IoU=0\.50\s+\| area=\s*all '
+                   r'\| maxDets=100 \] = (?P<ap>[-.\d]+)')
+_STAMP = re.compile(r'^\[(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d)\]')
+
+
+def _seconds(match):
+    """Seconds since the start of a (leap) year: the stamps carry no year,
+    so a run across New Year is the one case this misreads."""
+    month, day, hour, minute, second = (int(v) for v in match.groups())
+    return (datetime.datetime(2000, month, day, hour, minute, second)
+            - datetime.datetime(2000, 1, 1)).total_seconds()
 
 
 def parse_log(lines):
@@ -30,10 +47,18 @@ def parse_log(lines):
     Returns:
         dict with ``iters`` (list[int], global iteration of each train line),
         ``lr`` (list[float]), ``losses`` (dict name -> list[float], aligned with
-        ``iters``) and ``ap`` (list of (iteration, box AP) after evaluations).
+        ``iters``), ``ap`` (list of (iteration, box AP) after evaluations),
+        ``ap50`` (list of AP .50, aligned with ``ap``) and ``ap_minutes``
+        (list of minutes since the first time stamp at each evaluation, or
+        None without time stamps).
     """
-    iters, lrs, losses, aps = [], [], {}, []
+    iters, lrs, losses, aps, ap50s, minutes = [], [], {}, [], [], []
+    first = last = None
     for line in lines:
+        stamp = _STAMP.search(line)
+        if stamp:
+            last = _seconds(stamp)
+            first = last if first is None else first
         match = _TRAIN.search(line)
         if match:
             it = int(match['epoch']) * int(match['steps']) + int(match['step'])
@@ -45,7 +70,53 @@ def parse_log(lines):
         match = _AP.search(line)
         if match:
             aps.append((iters[-1] if iters else 0, float(match['ap'])))
-    return {'iters': iters, 'lr': lrs, 'losses': losses, 'ap': aps}
+            minutes.append(None if last is None else (last - first) / 60.0)
+            continue
+        match = _AP50.search(line)
+        if match:
+            ap50s.append(float(match['ap']))
+    return {'iters': iters, 'lr': lrs, 'losses': losses, 'ap': aps,
+            'ap50': ap50s, 'ap_minutes': minutes}
+
+
+def plot_ap_minutes(logs, labels, output, title=None):
+    """Box AP against wall-clock minutes, one line per log."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    for log, label in zip(logs, labels):
+        points = [(m, ap) for m, (_, ap) in zip(log['ap_minutes'], log['ap'])
+                  if m is not None]
+        if points:
+            ax.plot(*zip(*points), marker='o', label=label)
+    ax.set_xlabel('wall-clock minutes since training started')
+    ax.set_ylabel('box AP (IoU .50:.95)')
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(output, dpi=110)
+    plt.close(fig)
+
+
+def ap_table(logs, labels):
+    """Markdown rows: label, last box AP, AP .50, minutes at that evaluation."""
+    rows = ['| run | box AP .50:.95 | AP .50 | minutes (training + evals) |',
+            '|---|---:|---:|---:|']
+    for log, label in zip(logs, labels):
+        if not log['ap']:
+            rows.append('| {} | - | - | - |'.format(label))
+            continue
+        minutes = log['ap_minutes'][-1]
+        rows.append('| {} | {:.3f} | {} | {} |'.format(
+            label, log['ap'][-1][1],
+            '{:.3f}'.format(log['ap50'][-1]) if log['ap50'] else '-',
+            '-' if minutes is None else '{:.1f}'.format(minutes)))
+    return '\n'.join(rows)
 
 
 def plot(logs, labels, output, title=None):
@@ -93,6 +164,8 @@ def main(argv=None):
     parser.add_argument('--labels', nargs='+', help='one label per log')
     parser.add_argument('--output', required=True, help='PNG to write')
     parser.add_argument('--title', default=None)
+    parser.add_argument('--ap_output', default=None,
+                        help='PNG of box AP against wall-clock minutes')
     args = parser.parse_args(argv)
     labels = args.labels or args.logs
     if len(labels) != len(args.logs):
@@ -108,6 +181,13 @@ def main(argv=None):
         logs.append(log)
     plot(logs, labels, args.output, args.title)
     print('wrote', args.output)
+    if args.ap_output:
+        if not any(log['ap'] for log in logs):
+            sys.exit('plot_logs: --ap_output: no evaluation (box AP) in {}'
+                     .format(', '.join(args.logs)))
+        plot_ap_minutes(logs, labels, args.ap_output, args.title)
+        print('wrote', args.ap_output)
+        print(ap_table(logs, labels))
 
 
 if __name__ == '__main__':

@@ -2,9 +2,11 @@
 # The main job on a fresh machine (CPU is enough):
 #   1. set up .venv, 2. write the demo dataset (once), 3. train the GHM
 #   RetinaNet with evaluation, 4. evaluate the final weights (COCO AP table),
-#   5. draw val detections into a PNG, 6. plot its gradient-norm analysis.
+#   5. draw val detections into a PNG, 6. plot its gradient-norm analysis,
+#   7. plot loss curves and box AP against wall-clock minutes.
 #   bash tools/run_demo.sh              # GHM-C + GHM-R
-#   bash tools/run_demo.sh --baseline   # also Focal + SmoothL1, and loss curves
+#   bash tools/run_demo.sh --baseline   # also Focal + SmoothL1 and
+#                                       # PaddleDetection's own RetinaNet
 # Logs and pictures go to logs/demo/; checkpoints to output/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,17 +31,20 @@ run() {  # run NAME: train, evaluate, draw one demo config
     --num_images 8 --scale 2 --output "$out/$name.detections.png" 2>&1 | grep -e '^detections drawn'
 }
 
-run retinanet_ghm_r18_fpn_demo
+run retinanet_ghm_demo
 echo "== gradient-norm analysis of the GHM model (100 val images)"
-"$py" tools/analyze_gradients.py -c configs/demo/retinanet_ghm_r18_fpn_demo.yml \
-  -o weights=output/retinanet_ghm_r18_fpn_demo/model_final --num_images 100 \
+"$py" tools/analyze_gradients.py -c configs/demo/retinanet_ghm_demo.yml \
+  -o weights=output/retinanet_ghm_demo/model_final --num_images 100 \
   --output_dir "$out/gradients" 2>&1 | grep -e '^analysed' -e '^wrote'
-logs=("$out/retinanet_ghm_r18_fpn_demo.train.log") labels=("GHM-C + GHM-R")
+logs=("$out/retinanet_ghm_demo.train.log") labels=("GHM-C + GHM-R")
 if [ "${1:-}" = "--baseline" ]; then
-  run retinanet_fl_sl1_r18_fpn_demo
-  logs+=("$out/retinanet_fl_sl1_r18_fpn_demo.train.log") labels+=("FL + SL1")
+  run retinanet_fl_sl1_demo
+  logs+=("$out/retinanet_fl_sl1_demo.train.log") labels+=("FL + SL1")
+  run ppdet_retinanet_demo
+  logs+=("$out/ppdet_retinanet_demo.train.log") labels+=("PaddleDetection RetinaNet")
 fi
 "$py" tools/plot_logs.py "${logs[@]}" --labels "${labels[@]}" \
-  --output "$out/loss_curves.png" --title "demo: 128x128 shapes, ResNet-18 FPN, CPU"
+  --output "$out/loss_curves.png" --ap_output "$out/ap_minutes.png" \
+  --title "demo: 128x128 shapes, CSPResNet-0.25 FPN-64, 2-core CPU"
 echo "== done in $(( $(date +%s) - start )) s; box AP (IoU .50:.95):"
 grep -H 'IoU=0.50:0.95 | area=   all | maxDets=100' "$out"/*.eval.txt

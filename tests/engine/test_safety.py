@@ -260,7 +260,7 @@ def test_half_precision_head_outputs_keep_ghm_weights_finite():
     has no CPU concat_grad kernel for it; the losses' own bfloat16 handling
     is tested in tests/losses.)"""
     dtype = 'float16'
-    _, model = build_model('configs/demo/retinanet_ghm_r18_fpn_demo.yml')
+    _, model = build_model('configs/demo/retinanet_ghm_demo.yml')
     model.train()
     for conv in (model.head.retina_cls, model.head.retina_reg):
         conv.register_forward_post_hook(lambda layer, x, y: y.astype(dtype))

@@ -8,7 +8,7 @@ from nbclient import NotebookClient
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 TINY = ('FPN.out_channel=16 RetinaFeat.feat_in=16 RetinaFeat.feat_out=16 '
-        'RetinaFeat.num_convs=1 TrainReader.batch_size=2 EvalReader.batch_size=2 '
+        'RetinaFeat.num_convs=1 RetinaFeat.norm_type=null TrainReader.batch_size=2 EvalReader.batch_size=2 '
         'log_iter=1 snapshot_epoch=1 GHMRetinaPostProcess.score_threshold=0.0')
 
 

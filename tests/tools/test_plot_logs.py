@@ -40,3 +40,25 @@ def test_a_file_without_training_lines_is_a_clear_error(tmp_path):
     path.write_text('nothing here\n')
     with pytest.raises(SystemExit, match='no training lines.*empty.log'):
         plot_logs.main([str(path), '--output', str(tmp_path / 'x.png')])
+
+
+def test_ap_minutes_count_from_the_first_time_stamp_and_the_table_shows_the_last_evaluation(tmp_path):
+    log = plot_logs.parse_log(LOG.splitlines())
+    assert log['ap50'] == [0.3]
+    # the AP follows the 10:00:05 line: 5 s after the first stamp
+    assert log['ap_minutes'] == [5 / 60.0]
+    table = plot_logs.ap_table([log], ['GHM'])
+    assert table.splitlines()[-1] == '| GHM | 0.123 | 0.300 | 0.1 |'
+    path = tmp_path / 'train.log'
+    path.write_text(LOG)
+    out = tmp_path / 'ap.png'
+    plot_logs.main([str(path), '--output', str(tmp_path / 'c.png'), '--ap_output', str(out)])
+    assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_ap_output_without_any_evaluation_is_a_clear_error(tmp_path):
+    path = tmp_path / 'noeval.log'
+    path.write_text(LOG.splitlines()[0] + '\n')
+    with pytest.raises(SystemExit, match='--ap_output: no evaluation.*noeval.log'):
+        plot_logs.main([str(path), '--output', str(tmp_path / 'c.png'),
+                        '--ap_output', str(tmp_path / 'a.png')])

@@ -11,7 +11,7 @@ from ppdet.core.workspace import load_config
 from ppdet_ghm.utils import ConfigError, check_module_keys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-DEMO = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_r18_fpn_demo.yml')
+DEMO = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_demo.yml')
 
 
 def child_config(tmp_path, body, name='child.yml', data=None):
@@ -32,7 +32,7 @@ def data(tmp_path_factory):
 
 
 def test_shipped_configs_have_no_unknown_keys():
-    for config in ('configs/demo/retinanet_ghm_r18_fpn_demo.yml',
+    for config in ('configs/demo/retinanet_ghm_demo.yml',
                    'configs/ghm/retinanet_ghm_r50_fpn_1x_coco.yml',
                    'configs/ghm/retinanet_fl_sl1_r50_fpn_1x_coco.yml'):
         check_module_keys(load_config(os.path.join(ROOT, config)), config)
