@@ -38,7 +38,7 @@ echo "wrote $table"
 probe() {  # probe NAME CASE OPTIMIZER LR STEPS: statistics at 0, STEPS/2, STEPS
   local config
   config=$("$py" tools/memorize.py --case "$2" --optimizer "$3" --lr "$4" --steps "$5" \
-    --output_dir "output/probe/$1" --write_only)
+    --output_dir "output/probe/$1" --write_only | tail -n 1)  # ppdet prints notices first
   "$py" tools/analyze_learning.py -c "$config" --steps "$5" --output "$out/probe_$1.json" \
     2>&1 | sed -n '/^pre-clip/,$p' > "$out/probe_$1.txt"
   echo "wrote $out/probe_$1.txt"
