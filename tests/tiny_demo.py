@@ -12,7 +12,7 @@ DEMO_CONFIG = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_demo.yml')
 def write_tiny_config(path, data_dir, save_dir, epoch=1, extra=''):
     """Write a config that inherits the demo one and shrinks it.
 
-    16-channel FPN, a one-conv head without GroupNorm, batch 2, every dataset read from
+    16-channel FPN, a one-conv head without GroupNorm, batch 2, no weight EMA, every dataset read from
     ``data_dir``, checkpoints under ``save_dir``. ``extra`` is yml appended
     at the end; a top-level key there replaces the one above it whole.
 
@@ -32,5 +32,6 @@ TestDataset: {{dataset_dir: {data}}}
 FPN: {{out_channel: 16}}
 RetinaFeat: {{feat_in: 16, feat_out: 16, num_convs: 1, norm_type: null}}
 TrainReader: {{batch_size: 2}}
+use_ema: false
 """.format(base=DEMO_CONFIG, out=save_dir, data=data_dir, epoch=epoch) + extra)
     return str(path)

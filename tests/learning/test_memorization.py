@@ -65,10 +65,11 @@ def test_configs_train_on_the_evaluated_images_with_the_chosen_optimizer(tmp_pat
             tmp_path / (optimizer + '.yml'), data, str(tmp_path / 'out'),
             'ghm_c+ghm_r', lr=0.01, steps=50, optimizer=optimizer)
         cfg = load_config(path)
-        assert cfg.TrainDataset.image_dir == cfg.EvalDataset.image_dir == 'train'
-        assert cfg.TrainDataset.anno_path == cfg.EvalDataset.anno_path
+        train, evaluate = cfg['TrainDataset'], cfg['EvalDataset']
+        assert train['image_dir'] == evaluate['image_dir'] == 'train'
+        assert train['anno_path'] == evaluate['anno_path']
         assert cfg.epoch == cfg.snapshot_epoch == 50
-        assert cfg.LearningRate.base_lr == 0.01
+        assert cfg['LearningRate']['base_lr'] == 0.01
         assert cfg.TrainReader['batch_size'] == 4
         assert not any('RandomFlip' in t for t in cfg.TrainReader['sample_transforms'])
         assert cfg.OptimizerBuilder['optimizer']['type'] == expected

@@ -208,7 +208,7 @@ def test_eval_refuses_truncated_weights_naming_the_file(trained):
 
 @pytest.mark.parametrize('override, listed', [
     ('num_classes=3', 'head.retina_cls.weight (model [27, 16, 3, 3] vs file [36, 16, 3, 3])'),
-    ('ResNet.depth=34', '80 missing key(s): backbone.res2.res2c.branch2a.conv.weight'),
+    ('CSPResNet.depth_mult=0.67', '90 missing key(s): backbone.stages.0.blocks.1.conv1.conv.weight'),
 ])
 def test_eval_refuses_weights_of_another_architecture(trained, override, listed):
     _, config, weights, _ = trained
