@@ -13,7 +13,8 @@ mean |dL/dd| per positive box coordinate. Prints tables, writes the JSON.
 import json
 import os
 
-from _common import ArgsParser, check_datasets, load_tool_config, make_trainer
+from _common import (ArgsParser, check_datasets, fail, load_tool_config,
+                     make_trainer)
 
 from ppdet_ghm.analysis import format_probe, probe_training
 
@@ -31,7 +32,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.steps < 0:
-        raise SystemExit('error: --steps: expected >= 0, got {}'.format(args.steps))
+        fail('--steps: expected an integer >= 0, got {}'.format(args.steps))
     cfg = load_tool_config(args)
     from ppdet.engine import set_random_seed
     set_random_seed(args.seed)

@@ -234,3 +234,12 @@ def test_resume_from_a_truncated_checkpoint_names_it(trained):
     os.remove(bad + '.pdopt')
     proc = run_tool('train.py', '-c', config, '-r', bad, check=False)
     assert proc.returncode == 2 and 'no optimizer state' in proc.stderr
+
+
+def test_analyze_learning_refuses_negative_steps_in_one_line():
+    proc = run_tool('analyze_learning.py', '-c',
+                    os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_demo.yml'),
+                    '--steps', '-1', check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == \
+        'error: --steps: expected an integer >= 0, got -1'
