@@ -22,13 +22,17 @@ start=$(date +%s)
 run() {  # run NAME: train, evaluate, draw one demo config
   local name=$1 cfg=configs/demo/$1.yml
   echo "== training $name (progress below; log: $out/$name.train.log)"
-  "$py" tools/train.py -c "$cfg" --eval 2>&1 | grep --line-buffered -v -e 'Warning: Unable to use numba' \
-    -e 'No ccache found' -e 'warnings.warn' | tee "$out/$name.train.log"
+  # One process per core (gloo), 4 images each: on this CPU one process
+  # runs no faster with 2 threads than with 1 (docs/demo.md).
+  "$py" -m paddle.distributed.launch --nproc_per_node 2 --log_dir "output/$name/launch" \
+    tools/train.py -c "$cfg" --eval 2>&1 | grep --line-buffered -v -e 'Warning: Unable to use numba' \
+    -e 'No ccache found' -e 'warnings.warn' -e '^LAUNCH INFO' | tee "$out/$name.train.log"
   echo "== evaluating output/$name/model_final"
   "$py" tools/eval.py -c "$cfg" -o weights=output/$name/model_final 2>&1 \
     | grep --line-buffered -e 'Average Precision' -e 'Average Recall' | tee "$out/$name.eval.txt"
   "$py" tools/draw_detections.py -c "$cfg" -o weights=output/$name/model_final \
     --num_images 8 --scale 2 --output "$out/$name.detections.png" 2>&1 | grep -e '^detections drawn'
+  echo "== $name done, $(( $(date +%s) - start )) s after the start"
 }
 
 run retinanet_ghm_demo
