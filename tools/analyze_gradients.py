@@ -140,7 +140,7 @@ def main(argv=None):
             args.num_images))
     cfg = load_tool_config(args)
     from ppdet_ghm.analysis import (GradientNormStats, classification_curves,
-                                    regression_curves)
+                                    gradient_shares, regression_curves)
     from ppdet_ghm.modeling import GHMRetinaHead
 
     trainer = trainer_with_weights(cfg, 'eval')
@@ -165,6 +165,7 @@ def main(argv=None):
             loss_reg, result['regression']['ghm_counts'], sl1_beta=sl1_beta),
             sl1_beta=sl1_beta),
     }
+    result['gradient_shares'] = gradient_shares(result['classification'])
     result['config'] = args.config
     result['weights'] = cfg.get('weights')
     os.makedirs(args.output_dir, exist_ok=True)
@@ -177,6 +178,9 @@ def main(argv=None):
           'entries'.format(result['num_images'],
                            result['classification']['num_entries'],
                            result['regression']['num_entries']))
+    for row in result['gradient_shares']:
+        print('entries with g >= {threshold}: {entries:.4%} of all; their share '
+              'of |dL/dx|: CE {ce:.3f}, FL {focal:.3f}, GHM-C {ghm_c:.3f}'.format(**row))
     for path in paths:
         print('wrote', path)
 

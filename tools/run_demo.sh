@@ -39,7 +39,7 @@ run retinanet_ghm_demo
 echo "== gradient-norm analysis of the GHM model (100 val images)"
 "$py" tools/analyze_gradients.py -c configs/demo/retinanet_ghm_demo.yml \
   -o weights=output/retinanet_ghm_demo/model_final --num_images 100 \
-  --output_dir "$out/gradients" 2>&1 | grep -e '^analysed' -e '^wrote'
+  --output_dir "$out/gradients" 2>&1 | grep -e '^analysed' -e '^entries with' -e '^wrote'
 logs=("$out/retinanet_ghm_demo.train.log") labels=("GHM-C + GHM-R")
 if [ "${1:-}" = "--baseline" ]; then
   run retinanet_fl_sl1_demo

@@ -14,9 +14,10 @@ import paddle.distributed as dist
 from ppdet.engine import init_fleet_env, init_parallel_env, set_random_seed
 
 from ppdet_ghm.engine import (NonFiniteLossError, NonFiniteLossGuard,
-                              RankLossLogger, TrainingInterrupted,
-                              install_atomic_checkpoints,
-                              install_signal_handlers, latest_checkpoint)
+                              PendingSignalCheck, RankLossLogger,
+                              TrainingInterrupted, install_atomic_checkpoints,
+                              install_signal_handlers, latest_checkpoint,
+                              raise_pending_interrupt)
 from ppdet_ghm.utils import (check_resume_checkpoint, resolve_pretrain_weights,
                              resolve_weights_path)
 
@@ -65,7 +66,8 @@ def main(argv=None):
         guard = NonFiniteLossGuard(trainer, cfg.get('nonfinite_loss', 'stop'))
     except ValueError as err:
         fail('{}: {}'.format(args.config, err))
-    trainer.register_callbacks([RankLossLogger(trainer), guard])
+    trainer.register_callbacks([RankLossLogger(trainer), guard,
+                                PendingSignalCheck(trainer)])
     install_atomic_checkpoints()
     if resume:
         try:
@@ -86,6 +88,7 @@ def main(argv=None):
     save_dir = os.path.join(cfg.save_dir, cfg.filename)
     try:
         trainer.train(args.eval)
+        raise_pending_interrupt()   # a signal held during the last step
     except NonFiniteLossError as err:
         fail('{}; latest checkpoint: {}'.format(
             err, latest_checkpoint(save_dir) or 'none yet'))

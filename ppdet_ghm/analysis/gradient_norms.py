@@ -31,7 +31,7 @@ import paddle.nn.functional as F
 
 from ..losses import GHMCLoss, GHMRLoss
 
-__all__ = ['GradientNormStats', 'classification_gradient_norms',
+__all__ = ['gradient_shares', 'GradientNormStats', 'classification_gradient_norms',
            'regression_gradient_norms', 'ghm_weights', 'classification_curves',
            'regression_curves']
 
@@ -97,6 +97,8 @@ class GradientNormStats(object):
         self.reg_fine = np.zeros(fine_bins, np.int64)
         self.delta_fine = np.zeros(fine_bins, np.int64)
         self.cls_ghm = np.zeros(loss_cls.bins, np.int64)
+        # sum of g per GHM bin: GHM-C's gradient in a bin is (tot / n) * mean g
+        self.cls_ghm_g = np.zeros(loss_cls.bins, np.float64)
         self.reg_ghm = np.zeros(loss_reg.bins, np.int64)
         self.num_images = 0
         self.num_valid_anchors = 0
@@ -113,6 +115,12 @@ class GradientNormStats(object):
         index = loss.bin_index(g, paddle.ones_like(g, dtype='bool'))
         return loss.bin_counts(index).numpy().astype(np.int64)
 
+    def _ghm_g_sums(self, loss, g):
+        index = loss.bin_index(g, paddle.ones_like(g, dtype='bool'))
+        sums = np.bincount(index.numpy().reshape(-1), weights=g.numpy().astype(
+            np.float64).reshape(-1), minlength=loss.bins + 2)
+        return sums[1:loss.bins + 1]
+
     def update(self, logits, deltas, labels, label_weights, box_targets,
                box_weights):
         """Add one batch (shapes as :meth:`GHMRetinaHead.get_targets`)."""
@@ -125,6 +133,7 @@ class GradientNormStats(object):
         if g_cls.shape[0]:
             self.cls_fine += self._fine_counts(g_cls, self.fine_edges)
             self.cls_ghm += self._ghm_counts(self.loss_cls, g_cls)
+            self.cls_ghm_g += self._ghm_g_sums(self.loss_cls, g_cls)
         if g_reg.shape[0]:
             self.reg_fine += self._fine_counts(g_reg, self.fine_edges)
             self.delta_fine += self._fine_counts(
@@ -146,6 +155,7 @@ class GradientNormStats(object):
                 'ghm_bins': self.loss_cls.bins,
                 'ghm_edges': edges(self.loss_cls),
                 'ghm_counts': self.cls_ghm.tolist(),
+                'ghm_g_sums': self.cls_ghm_g.tolist(),
             },
             'regression': {
                 'mu': self.loss_reg.mu,
@@ -185,6 +195,46 @@ def ghm_weights(loss, counts, g):
     padded = paddle.concat([paddle.zeros([1]), per_bin, paddle.zeros([1])])
     return paddle.gather(padded, index.flatten()).reshape(g.shape) \
         .numpy().astype(np.float64)
+
+
+def gradient_shares(classification, thresholds=(0.5, 0.8), gamma=2.0):
+    """Which share of the classification gradient the hard entries get.
+
+    For each threshold ``t``: the fraction of entries with ``g >= t`` and the
+    share of the summed ``|dL/dx|`` they receive under CE, FocalLoss
+    (``gamma``, no alpha; from the fine histogram's bin centres) and GHM-C
+    (exact: with the whole analysed set as one batch, a GHM bin's entries
+    get ``tot / n * mean g`` together, so the share follows from the per-bin
+    sums of ``g``; bins whose lower edge is ``>= t``).
+
+    Args:
+        classification (dict): ``GradientNormStats.to_dict()['classification']``.
+        thresholds (tuple[float]): values of ``g``.
+
+    Returns:
+        list[dict]: ``threshold``, ``entries``, ``ce``, ``focal``, ``ghm_c``.
+    """
+    fine_edges = np.asarray(classification['fine_edges'], np.float64)
+    fine_counts = np.asarray(classification['fine_counts'], np.float64)
+    centres = (fine_edges[:-1] + fine_edges[1:]) / 2
+    ce = fine_counts * centres
+    focal = fine_counts * _focal_gradient_norm(centres, gamma)
+    ghm_edges = np.asarray(classification['ghm_edges'], np.float64)[:-1]
+    counts = np.asarray(classification['ghm_counts'], np.float64)
+    g_sums = np.asarray(classification['ghm_g_sums'], np.float64)
+    # per bin: (tot / n) * mean g; the common factor tot / n cancels
+    ghm = np.where(counts > 0, g_sums / np.maximum(counts, 1), 0.0)
+    rows = []
+    for t in thresholds:
+        fine = fine_edges[:-1] >= t - 1e-9
+        hard = ghm_edges >= t - 1e-6
+        rows.append({
+            'threshold': float(t),
+            'entries': float(counts[hard].sum() / max(counts.sum(), 1)),
+            'ce': float(ce[fine].sum() / max(ce.sum(), 1e-30)),
+            'focal': float(focal[fine].sum() / max(focal.sum(), 1e-30)),
+            'ghm_c': float(ghm[hard].sum() / max(ghm.sum(), 1e-30))})
+    return rows
 
 
 def _focal_gradient_norm(g, gamma):

@@ -121,6 +121,11 @@ def format_probe(record):
                     rows.append(('positives\' share', [
                         p / max(p + n, 1e-30) for p, n in zip(
                             values['pos_grad_sum'], values['neg_grad_sum'])]))
+                if 'other_class_grad_sum' in values:
+                    rows.append(('other classes\' share', [
+                        o / max(p + n, 1e-30) for o, p, n in zip(
+                            values['other_class_grad_sum'],
+                            values['pos_grad_sum'], values['neg_grad_sum'])]))
                 for label, row in rows:
                     lines.append('  {:<22} {:<16}'.format(name, label) + ''.join(
                         ' {:>9.3g}'.format(v) for v in row))

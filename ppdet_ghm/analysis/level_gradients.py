@@ -8,7 +8,9 @@ reports per level:
 
 * classification: the mean ``|dL/dx|`` at the positive entries (a positive
   anchor's logit of its own class), and the summed ``|dL/dx|`` over all
-  positive and all negative entries, so the share the positives get;
+  positive and all negative entries, so the share the positives get, and
+  over the negative entries of positive anchors (the other classes' logits
+  on an object: what teaches the classes apart);
 * regression: the mean ``|dL/dd|`` over the 4 coordinates of the positives.
 
 The losses' EMA states are restored afterwards: probing does not change
@@ -62,7 +64,8 @@ def level_gradient_stats(head, head_outputs, inputs, class_losses,
     Returns:
         dict: ``levels`` (names), ``num_pos`` per level, and for each loss
         name a dict of per-level lists: ``loss``, ``pos_grad_mean``,
-        ``pos_grad_sum``, ``neg_grad_sum`` (classification) or ``loss``,
+        ``pos_grad_sum``, ``neg_grad_sum``, ``other_class_grad_sum``
+        (classification) or ``loss``,
         ``pos_grad_mean`` (boxes).
     """
     per_level = head.loss_per_level if per_level is None else per_level
@@ -99,8 +102,8 @@ def level_gradient_stats(head, head_outputs, inputs, class_losses,
     try:
         for name, loss in class_losses.items():
             stats = {'loss': [], 'pos_grad_mean': [], 'pos_grad_sum': [],
-                     'neg_grad_sum': []}
-            for x, _, lab, lw, _, _, pos, neg, _ in groups:
+                     'neg_grad_sum': [], 'other_class_grad_sum': []}
+            for x, _, lab, lw, _, _, pos, neg, pa in groups:
                 value, grad = _grad_of(lambda v: head.class_loss(
                     v, lab, lw, num_pos, loss=loss), x)
                 grad = grad.abs()
@@ -110,6 +113,8 @@ def level_gradient_stats(head, head_outputs, inputs, class_losses,
                 stats['pos_grad_mean'].append(
                     pos_sum / max(float(pos.sum()), 1.0))
                 stats['neg_grad_sum'].append(float((grad * neg).sum()))
+                stats['other_class_grad_sum'].append(
+                    float((grad * neg * pa.unsqueeze(-1)).sum()))
             result[name] = stats
         for name, loss in box_losses.items():
             stats = {'loss': [], 'pos_grad_mean': []}

@@ -1,10 +1,11 @@
 from .callbacks import RankLossLogger, parameter_digest
 from .safety import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
-                     NonFiniteLossGuard, TrainingInterrupted,
-                     install_atomic_checkpoints, install_signal_handlers,
-                     latest_checkpoint)
+                     NonFiniteLossGuard, PendingSignalCheck,
+                     TrainingInterrupted, install_atomic_checkpoints,
+                     install_signal_handlers, latest_checkpoint,
+                     raise_pending_interrupt)
 
 __all__ = ['RankLossLogger', 'parameter_digest', 'MAX_CONSECUTIVE_SKIPS',
            'NonFiniteLossError', 'NonFiniteLossGuard', 'TrainingInterrupted',
            'install_atomic_checkpoints', 'install_signal_handlers',
-           'latest_checkpoint']
+           'latest_checkpoint', 'PendingSignalCheck', 'raise_pending_interrupt']

@@ -11,7 +11,10 @@
   latest checkpoint.
 * :func:`install_signal_handlers` turns SIGTERM (and SIGINT) into a
   :class:`TrainingInterrupted` exception, so the tool can say where training
-  stopped and which checkpoint is the latest.
+  stopped and which checkpoint is the latest.  A signal that arrives while
+  Paddle runs Python code of a ``PyLayer`` (GHM-C's backward is one) is
+  held until :class:`PendingSignalCheck` sees it at the step's end: Paddle
+  would turn an exception raised there into an anonymous ``OSError``.
 """
 import glob
 import os
@@ -25,7 +28,8 @@ from ppdet.engine.callbacks import Callback
 
 __all__ = ['NonFiniteLossError', 'NonFiniteLossGuard', 'MAX_CONSECUTIVE_SKIPS',
            'install_atomic_checkpoints', 'TrainingInterrupted',
-           'install_signal_handlers', 'latest_checkpoint']
+           'install_signal_handlers', 'latest_checkpoint',
+           'PendingSignalCheck', 'raise_pending_interrupt']
 
 #: ``nonfinite_loss: skip`` stops anyway after this many skipped steps in a row
 MAX_CONSECUTIVE_SKIPS = 10
@@ -210,11 +214,51 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.signal_name = signal.Signals(signum).name
 
 
+# Signals held while Paddle's C++ code is calling back into Python.
+_PENDING = []
+_PYLAYER_FILE = os.path.join('paddle', 'autograd', 'py_layer.py')
+
+
+def _inside_pylayer(frame):
+    """True when ``frame`` runs (indirectly) inside a PyLayer's forward or
+    backward, which Paddle calls from C++: an exception raised there reaches
+    the caller as ``OSError`` with the Python error only in its text."""
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(_PYLAYER_FILE):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def raise_pending_interrupt():
+    """Raise :class:`TrainingInterrupted` for a signal that was held."""
+    if _PENDING:
+        raise TrainingInterrupted(_PENDING.pop(0))
+
+
+class PendingSignalCheck(Callback):
+    """Raise a held signal at the next step boundary (see the module doc)."""
+
+    def on_step_begin(self, status):
+        raise_pending_interrupt()
+
+    def on_step_end(self, status):
+        raise_pending_interrupt()
+
+
 def install_signal_handlers(signals=(signal.SIGTERM, signal.SIGINT)):
     """Raise :class:`TrainingInterrupted` in the main thread on ``signals``
     (a checkpoint being written is then abandoned, never left truncated:
-    see :func:`install_atomic_checkpoints`)."""
+    see :func:`install_atomic_checkpoints`).  Inside a PyLayer the first
+    signal is held for :func:`raise_pending_interrupt`; a second one raises
+    at once."""
+    del _PENDING[:]
+
     def handler(signum, frame):
+        if not _PENDING and _inside_pylayer(frame):
+            _PENDING.append(signum)
+            return
+        del _PENDING[:]
         raise TrainingInterrupted(signum)
     for signum in signals:
         signal.signal(signum, handler)

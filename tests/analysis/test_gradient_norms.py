@@ -4,6 +4,7 @@ import paddle
 import pytest
 
 from ppdet_ghm.analysis import (GradientNormStats, classification_curves,
+                                gradient_shares,
                                 classification_gradient_norms, ghm_weights,
                                 regression_curves, regression_gradient_norms)
 from ppdet_ghm.losses import GHMCLoss, GHMRLoss
@@ -74,8 +75,22 @@ def test_stats_counts_add_up_to_valid_entries():
     np.testing.assert_array_equal(
         out['classification']['fine_counts'],
         np.histogram(g, bins=np.linspace(0, 1, 51))[0])
+    bins = np.minimum((g * 30).astype(int), 29)
+    np.testing.assert_allclose(out['classification']['ghm_g_sums'],
+                               np.bincount(bins, weights=g, minlength=30), rtol=1e-5)
     # the losses' EMA state is not touched by the analysis
     assert float(loss_c.acc_sum.abs().sum()) == 0.0
+
+    # each entry's GHM-C gradient g * tot / (count * n), summed directly
+    counts = np.bincount(bins, minlength=30)
+    per_entry = g * len(g) / (counts[bins] * (counts > 0).sum())
+    shares = gradient_shares(out['classification'], thresholds=(0.5, 0.8))
+    for row in shares:
+        hard = g >= row['threshold'] - 1e-6
+        assert row['entries'] == pytest.approx(hard.mean(), rel=1e-6)
+        assert row['ghm_c'] == pytest.approx(per_entry[hard].sum() / per_entry.sum(),
+                                             rel=1e-4)
+        assert 0 < row['ce'] < row['focal'] < 1   # FL favours the hard ones
 
 
 def test_ghm_weights_are_tot_over_count_over_nonempty_bins():

@@ -67,6 +67,9 @@ def test_statistics_match_autograd_and_leave_the_ghm_state_alone():
                                    grad[pos].sum(), rtol=1e-4, atol=1e-12)
         np.testing.assert_allclose(stats['focal']['neg_grad_sum'][level],
                                    grad[neg].sum(), rtol=1e-4)
+        other = neg & ((lab < 3) & valid)[:, None]   # other classes on objects
+        np.testing.assert_allclose(stats['focal']['other_class_grad_sum'][level],
+                                   grad[other].sum(), rtol=1e-4, atol=1e-12)
         assert stats['num_pos'][level] == len(rows)
         start = end
     # GHM-C sends the untrained positives more than FocalLoss does
@@ -99,7 +102,8 @@ def test_probe_table_counts_clipped_steps_and_shows_the_positives_share():
     from ppdet_ghm.analysis import format_probe
     stats = {'levels': ['P3', 'P4'], 'num_pos': [3, 1],
              'focal': {'loss': [1.0, 2.0], 'pos_grad_mean': [0.5, 0.25],
-                       'pos_grad_sum': [3.0, 1.0], 'neg_grad_sum': [1.0, 3.0]},
+                       'pos_grad_sum': [3.0, 1.0], 'neg_grad_sum': [1.0, 3.0],
+                       'other_class_grad_sum': [0.5, 2.0]},
              'sl1': {'loss': [0.1, 0.2], 'pos_grad_mean': [0.01, 0.02]}}
     text = format_probe({'grad_norm': [100.0, 40.0, 2.0], 'clip_grad_by_norm': 35.0,
                          'probes': {0: {'per level': stats}}})
@@ -109,4 +113,6 @@ def test_probe_table_counts_clipped_steps_and_shows_the_positives_share():
     assert lines[1] == "step 0 (per level): positives {'P3': 3, 'P4': 1}"
     share = [l for l in lines if "positives' share" in l]
     assert len(share) == 1 and share[0].split()[-2:] == ['0.75', '0.25']
+    other = [l for l in lines if "other classes' share" in l]
+    assert len(other) == 1 and other[0].split()[-2:] == ['0.125', '0.5']
     assert [l.split()[-2:] for l in lines if l.strip().startswith('sl1')] == [['0.01', '0.02']]

@@ -305,3 +305,43 @@ def test_guard_skip_restores_running_statistics():
     after_first = trainer.model.bn._mean.numpy().copy()
     run_steps(trainer, guard, 1)            # call 1: NaN -> skipped
     np.testing.assert_array_equal(trainer.model.bn._mean.numpy(), after_first)
+
+
+def test_signal_inside_a_pylayer_backward_is_held_until_the_step_ends():
+    """Paddle turns an exception raised in a PyLayer's backward (GHM-C's is
+    one) into an anonymous OSError: the handler holds such a signal, and the
+    step-end check raises it."""
+    from paddle.autograd import PyLayer
+
+    from ppdet_ghm.engine import (PendingSignalCheck, TrainingInterrupted,
+                                  install_signal_handlers)
+
+    class SignalInBackward(PyLayer):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            os.kill(os.getpid(), signal.SIGTERM)
+            return grad * 2
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        install_signal_handlers()
+        x = paddle.ones([3])
+        x.stop_gradient = False
+        SignalInBackward.apply(x).sum().backward()   # completes
+        np.testing.assert_allclose(x.grad.numpy(), 2.0)
+        check = PendingSignalCheck.__new__(PendingSignalCheck)
+        with pytest.raises(TrainingInterrupted) as info:
+            check.on_step_end({})
+        assert info.value.signal_name == 'SIGTERM'
+        check.on_step_end({})                        # raised once only
+        # outside a PyLayer the signal raises at once
+        with pytest.raises(TrainingInterrupted):
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):                    # let the handler run
+                time.sleep(0.001)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

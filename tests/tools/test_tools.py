@@ -135,8 +135,14 @@ def test_analyze_gradients_writes_histograms_curves_and_json(trained):
     assert sum(cls_['fine_counts']) == sum(cls_['ghm_counts']) == cls_['num_entries']
     assert reg['num_entries'] == result['num_positive_anchors'] * 4
     assert sum(reg['fine_counts']) == sum(reg['ghm_counts']) == reg['num_entries']
-    assert len(cls_['ghm_edges']) == cls_['ghm_bins'] + 1 == 31
+    # the demo config's GHM-C bins (300, docs/demo.md)
+    assert len(cls_['ghm_edges']) == cls_['ghm_bins'] + 1 == 301
+    assert len(cls_['ghm_g_sums']) == 300
     assert len(result['curves']['classification']['ghm_c']) > 0
+    shares = result['gradient_shares']
+    assert [r['threshold'] for r in shares] == [0.5, 0.8]
+    assert all(0 <= r['ghm_c'] <= 1 and 0 <= r['entries'] <= 1 for r in shares)
+    assert 'entries with g >= 0.5:' in proc.stdout
     for name in ('gradient_norms.png', 'harmonizing.png'):
         img = cv2.imread(os.path.join(out, name))
         assert img is not None and img.shape[0] > 100 and img.std() > 10
