@@ -142,8 +142,9 @@ def classify_detections(gt, dets, iou_thr=0.5, bg_iou=0.1):
         for i, d in enumerate(image_dets):
             same = (labels == d['category_id']) & ~crowd
             hit = same & (iou[i] >= iou_thr)
-            if hit.any() and (hit & ~matched).any():
-                j = np.flatnonzero(hit & ~matched)[np.argmax(iou[i][hit & ~matched])]
+            free = hit & ~matched
+            if free.any():
+                j = np.flatnonzero(free)[np.argmax(iou[i][free])]
                 matched[j] = True
                 kind = 'tp'
             elif hit.any():

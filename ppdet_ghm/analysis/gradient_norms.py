@@ -111,15 +111,16 @@ class GradientNormStats(object):
                                   min=float(edges[0]), max=float(edges[-1]))
         return counts.numpy().astype(np.int64)
 
-    def _ghm_counts(self, loss, g):
+    def _ghm_counts(self, loss, g, with_g_sums=False):
+        """Entries per GHM bin (and, if asked, the sum of ``g`` per bin)
+        from one binning of ``g``."""
         index = loss.bin_index(g, paddle.ones_like(g, dtype='bool'))
-        return loss.bin_counts(index).numpy().astype(np.int64)
-
-    def _ghm_g_sums(self, loss, g):
-        index = loss.bin_index(g, paddle.ones_like(g, dtype='bool'))
-        sums = np.bincount(index.numpy().reshape(-1), weights=g.numpy().astype(
-            np.float64).reshape(-1), minlength=loss.bins + 2)
-        return sums[1:loss.bins + 1]
+        counts = loss.bin_counts(index).numpy().astype(np.int64)
+        if not with_g_sums:
+            return counts
+        sums = paddle.bincount(index.flatten(), weights=g.flatten().astype(
+            'float64'), minlength=loss.bins + 2)[1:loss.bins + 1]
+        return counts, sums.numpy()
 
     def update(self, logits, deltas, labels, label_weights, box_targets,
                box_weights):
@@ -132,8 +133,10 @@ class GradientNormStats(object):
             deltas, box_targets, box_weights, self.loss_reg.mu)
         if g_cls.shape[0]:
             self.cls_fine += self._fine_counts(g_cls, self.fine_edges)
-            self.cls_ghm += self._ghm_counts(self.loss_cls, g_cls)
-            self.cls_ghm_g += self._ghm_g_sums(self.loss_cls, g_cls)
+            counts, g_sums = self._ghm_counts(self.loss_cls, g_cls,
+                                              with_g_sums=True)
+            self.cls_ghm += counts
+            self.cls_ghm_g += g_sums
         if g_reg.shape[0]:
             self.reg_fine += self._fine_counts(g_reg, self.fine_edges)
             self.delta_fine += self._fine_counts(
