@@ -29,8 +29,8 @@ import numpy as np
 
 __all__ = ['ERROR_TYPES', 'box_iou_xywh', 'load_detection_pair',
            'classify_detections', 'error_breakdown', 'class_confusion',
-           'format_breakdown', 'format_confusion', 'category_names',
-           'summarize']
+           'objects_by_size', 'format_breakdown', 'format_confusion',
+           'format_sizes', 'category_names', 'summarize']
 
 ERROR_TYPES = ('tp', 'duplicate', 'class', 'localization', 'background')
 
@@ -220,6 +220,75 @@ def class_confusion(gt, dets, score_thr=0.4, iou_thr=0.5):
     return matrix, category_ids
 
 
+def objects_by_size(gt, dets, edges=(0, 12, 16, 24, 36, float('inf')),
+                    iou_thr=0.5, tight_iou=0.75):
+    """How well the objects of each size are found, classified and located.
+
+    An object's size is ``sqrt(w * h)`` of its box, in pixels.  Per object,
+    among the detections (any score) with IoU >= ``iou_thr`` with it:
+
+    ``found``
+        there is one, of any class;
+    ``class_right``
+        the highest-scoring one has the object's class;
+    ``tight``
+        one of its class has IoU >= ``tight_iou``.
+
+    Crowd objects are left out.
+
+    Returns:
+        list[dict]: one per size interval ``[low, high)``: ``low``, ``high``,
+        ``objects`` (count) and the fractions ``found``, ``class_right``,
+        ``tight`` (0 for an empty interval).
+    """
+    edges = [float(e) for e in edges]
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ValueError('edges: expected at least two increasing numbers, '
+                         'got {!r}'.format(edges))
+    by_image = {}
+    for d in dets:
+        by_image.setdefault(d['image_id'], []).append(d)
+    sizes, found, right, tight = [], [], [], []
+    for ann in gt['annotations']:
+        if ann.get('iscrowd', 0):
+            continue
+        image_dets = by_image.get(ann['image_id'], [])
+        iou = box_iou_xywh([d['bbox'] for d in image_dets], [ann['bbox']])[:, 0]
+        near = iou >= iou_thr
+        labels = np.array([d['category_id'] for d in image_dets], np.int64)
+        scores = np.array([d['score'] for d in image_dets], np.float64)
+        own = labels == ann['category_id']
+        sizes.append(float(np.sqrt(ann['bbox'][2] * ann['bbox'][3])))
+        found.append(bool(near.any()))
+        right.append(bool(near.any()) and bool(
+            own[np.flatnonzero(near)[np.argmax(scores[near])]]))
+        tight.append(bool((own & (iou >= tight_iou)).any()))
+    sizes, found, right, tight = (np.asarray(v) for v in
+                                  (sizes, found, right, tight))
+    rows = []
+    for low, high in zip(edges, edges[1:]):
+        inside = (sizes >= low) & (sizes < high)
+        n = int(inside.sum())
+        rows.append({'low': low, 'high': high, 'objects': n,
+                     **{k: float(v[inside].mean()) if n else 0.0 for k, v in
+                        (('found', found), ('class_right', right),
+                         ('tight', tight))}})
+    return rows
+
+
+def format_sizes(rows, iou_thr=0.5, tight_iou=0.75):
+    """Markdown table of :func:`objects_by_size`'s rows."""
+    lines = ['| object size (px) | objects | found (IoU >= {0}) | top '
+             'detection has its class | own class at IoU >= {1} |'
+             .format(iou_thr, tight_iou), '|---|---:|---:|---:|---:|']
+    for r in rows:
+        high = '' if np.isinf(r['high']) else '{:g}'.format(r['high'])
+        lines.append('| {:g}-{} | {} | {:.2f} | {:.2f} | {:.2f} |'.format(
+            r['low'], high, r['objects'], r['found'], r['class_right'],
+            r['tight']))
+    return '\n'.join(lines)
+
+
 def format_breakdown(rows):
     """Markdown table of :func:`error_breakdown`'s rows."""
     lines = ['| score | ' + ' | '.join(ERROR_TYPES) + ' |',
@@ -249,9 +318,12 @@ def summarize(gt_json, det_json, score_thr=0.4, iou_thr=0.5):
     gt, dets = load_detection_pair(gt_json, det_json)
     scores, types = classify_detections(gt, dets, iou_thr=iou_thr)
     matrix, _ = class_confusion(gt, dets, score_thr, iou_thr)
+    sizes = objects_by_size(gt, dets, iou_thr=iou_thr)
     return ('detections of {} on {} ({} objects), matched at IoU {}\n\n{}\n\n'
-            'class of the detections with score >= {} on each object\n\n{}\n'
+            'class of the detections with score >= {} on each object\n\n{}\n\n'
+            'objects by size (detections of any score)\n\n{}\n'
             .format(os.path.basename(det_json), os.path.basename(gt_json),
                     len(gt['annotations']), iou_thr,
                     format_breakdown(error_breakdown(scores, types)),
-                    score_thr, format_confusion(matrix, category_names(gt))))
+                    score_thr, format_confusion(matrix, category_names(gt)),
+                    format_sizes(sizes, iou_thr)))

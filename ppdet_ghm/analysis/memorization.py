@@ -39,11 +39,10 @@ CASES = {
 def make_memorization_data(data_dir):
     """The ``NUM_IMAGES`` training images (and one unused val image) of the
     check, written once to ``data_dir``; returns ``data_dir``."""
-    from ..data.demo_dataset import generate_demo_dataset, existing_params
-    params = existing_params(data_dir)
-    if not params or params.get('num_train') != NUM_IMAGES \
-            or params.get('image_size') != IMAGE_SIZE \
-            or params.get('seed') != SEED:
+    from ..data.demo_dataset import (dataset_params, existing_params,
+                                     generate_demo_dataset)
+    if existing_params(data_dir) != dataset_params(NUM_IMAGES, 1, IMAGE_SIZE,
+                                                   SEED):
         generate_demo_dataset(data_dir, num_train=NUM_IMAGES, num_val=1,
                               image_size=IMAGE_SIZE, seed=SEED)
     return data_dir

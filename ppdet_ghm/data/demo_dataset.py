@@ -1,7 +1,7 @@
 """A small, deterministic COCO-format detection dataset for demos and tests.
 
 Square images show 1-6 filled shapes of four classes (:data:`CLASSES`) with
-varied size (down to ~8 px), aspect ratio and colour.  Shapes may overlap; one
+varied size (12 to 57 px on 128-px images), aspect ratio and colour.  Shapes may overlap; one
 covered more than :data:`MAX_OCCLUDED` of its pixels by shapes drawn after it
 is left out of the annotations (what is still visible of it stays as clutter).
 Unannotated distractors -- thin lines, short open arcs, scribbles and specks --
@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 __all__ = ['CLASSES', 'generate_demo_dataset', 'main', 'visible_objects',
+           'dataset_params', 'existing_params',
            'tight_box', 'shape_mask']
 
 CLASSES = ['circle', 'rectangle', 'triangle', 'cross']
@@ -36,7 +37,12 @@ JPEG_QUALITY = 90
 # An object with more than this fraction of its pixels covered by objects
 # drawn after it is not annotated.
 MAX_OCCLUDED = 0.6
-MIN_SIDE = 8                 # smallest object side (before aspect ratio), px
+# Smallest object side (sqrt of the box area before rounding), px.  The
+# demo's smallest anchor is 16 px (2x the stride of 8); a 12-px object still
+# overlaps it at IoU >= 0.5, the assigner's positive threshold.  Smaller ones
+# are matched only as low-quality matches, and the demo detectors found
+# almost none of them (docs/demo.md, "Object sizes").
+MIN_SIDE = 12
 MAX_SIDE_FRACTION = 0.45     # largest object side, as a fraction of the image
 MAX_OBJECTS = 6
 FLOAT_DIGITS = 2             # rounding of floats written to json
@@ -304,11 +310,13 @@ def _check_args(output_dir, num_train, num_val, image_size, seed):
                          .format(output_dir))
 
 
-def _params(num_train, num_val, image_size, seed):
+def dataset_params(num_train, num_val, image_size, seed):
     """The parameters recorded in (and compared against) ``PARAMS_FILE``."""
     return {'num_train': int(num_train), 'num_val': int(num_val),
             'image_size': int(image_size), 'seed': int(seed),
-            'classes': list(CLASSES), 'jpeg_quality': JPEG_QUALITY}
+            'classes': list(CLASSES), 'jpeg_quality': JPEG_QUALITY,
+            'min_side': MIN_SIDE, 'max_side_fraction': MAX_SIDE_FRACTION,
+            'max_occluded': MAX_OCCLUDED, 'max_objects': MAX_OBJECTS}
 
 
 def existing_params(output_dir):
@@ -354,7 +362,7 @@ def generate_demo_dataset(output_dir, num_train=DEFAULTS['num_train'],
                                        int(num_train), size, 1, 1)
     val_json, n_val = _write_split(rng, output_dir, 'val', int(num_val), size,
                                    int(num_train) + 1, n_train + 1)
-    params = _params(num_train, num_val, image_size, seed)
+    params = dataset_params(num_train, num_val, image_size, seed)
     params_json = os.path.join(output_dir, 'annotations', PARAMS_FILE)
     _write_json(params_json, params)  # last: marks the dataset complete
     return dict(params, output_dir=output_dir, train_json=train_json,
@@ -386,7 +394,8 @@ def main(argv=None):
                     args.image_size, args.seed)
     except ValueError as err:
         parser.error(str(err))
-    wanted = _params(args.num_train, args.num_val, args.image_size, args.seed)
+    wanted = dataset_params(args.num_train, args.num_val, args.image_size,
+                            args.seed)
     if not args.force and existing_params(args.output_dir) == wanted:
         print('demo dataset already in {} with the same parameters: nothing '
               'to do (use --force to regenerate)'.format(args.output_dir))

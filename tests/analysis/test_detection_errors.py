@@ -9,7 +9,7 @@ import pytest
 
 from ppdet_ghm.analysis.detection_errors import (
     box_iou_xywh, class_confusion, classify_detections, error_breakdown,
-    load_detection_pair, summarize)
+    load_detection_pair, objects_by_size, summarize)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 
@@ -79,6 +79,21 @@ def test_confusion_pairs_each_detection_with_its_best_object():
     np.testing.assert_array_equal(matrix, [[2, 1], [0, 0]])
 
 
+def test_objects_by_size_found_classified_and_tight():
+    gt = dict(GT, annotations=GT['annotations'] + [
+        {'id': 4, 'image_id': 2, 'category_id': 2, 'bbox': [60, 60, 40, 40],
+         'iscrowd': 0}])                  # 40 px, nothing on it
+    rows = objects_by_size(gt, DETS, edges=(0, 15, 30, float('inf')))
+    got = [(r['objects'], r['found'], r['class_right'], r['tight'])
+           for r in rows]
+    # object 1 (10 px): its top detection is an 'a' at IoU 1;
+    # object 2 (20 px): found, but its top detection (0.7) is an 'a',
+    # while a 'b' (0.3) sits on it exactly; the crowd object is left out
+    assert got == [(1, 1.0, 1.0, 1.0), (1, 1.0, 0.0, 1.0), (1, 0.0, 0.0, 0.0)]
+    with pytest.raises(ValueError, match='edges'):
+        objects_by_size(gt, DETS, edges=(0, 0))
+
+
 def test_bad_files_are_named(tmp_path):
     gt = tmp_path / 'gt.json'
     gt.write_text(json.dumps(GT))
@@ -109,6 +124,7 @@ def test_tool_prints_both_tables_and_fails_in_one_line(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert '| a | 2 | 1 |' in out.read_text()
+    assert '| 16-24 | 1 | 1.00 | 0.00 | 1.00 |' in out.read_text()
     proc = subprocess.run([sys.executable, tool, '--gt', str(gt), '--dets',
                            str(tmp_path / 'none.json')],
                           capture_output=True, text=True, timeout=300)

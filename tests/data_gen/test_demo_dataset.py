@@ -67,9 +67,10 @@ def test_boxes_are_tight_valid_and_varied(small_set):
     assert all(a['iscrowd'] == 0 and 0 < a['area'] <= a['bbox'][2] *
                a['bbox'][3] for a in anns)
     assert {a['category_id'] for a in anns} == {1, 2, 3, 4}
-    longest = boxes[:, 2:].max(1)
-    assert longest.min() <= 12           # small objects exist
-    assert longest.max() >= 40           # and large ones
+    # no object below the smallest anchor's reach, sizes spanning > 4x
+    sides = np.sqrt(boxes[:, 2] * boxes[:, 3])
+    assert sides.min() >= 0.9 * dd.MIN_SIDE
+    assert sides.min() <= 1.5 * dd.MIN_SIDE and sides.max() >= 4 * sides.min()
     ratio = boxes[:, 2] / boxes[:, 3]
     assert ratio.min() < 0.7 and ratio.max() > 1.4
 
@@ -186,6 +187,22 @@ def test_cli_skips_same_parameters_regenerates_otherwise(tmp_path, capsys):
         assert json.load(f)['num_train'] == 3
     assert dd.main(base[:3] + ['3'] + base[4:] + ['--seed', '1']) == 0
     assert 'wrote' in capsys.readouterr().out
+
+
+def test_cli_regenerates_a_dataset_of_an_older_generator(tmp_path, capsys,
+                                                         monkeypatch):
+    # same arguments, other object sizes: the recorded parameters differ,
+    # so the dataset on disk is not reused
+    out = str(tmp_path / 'd')
+    args = ['--output_dir', out, '--num_train', '2', '--num_val', '1',
+            '--image_size', '64']
+    monkeypatch.setattr(dd, 'MIN_SIDE', 8)
+    assert dd.main(args) == 0
+    assert 'wrote' in capsys.readouterr().out
+    monkeypatch.undo()
+    assert dd.main(args) == 0
+    assert 'wrote' in capsys.readouterr().out
+    assert dd.existing_params(out)['min_side'] == dd.MIN_SIDE
 
 
 @pytest.mark.parametrize('kwargs, message', [
