@@ -245,24 +245,29 @@ def objects_by_size(gt, dets, edges=(0, 12, 16, 24, 36, float('inf')),
     if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
         raise ValueError('edges: expected at least two increasing numbers, '
                          'got {!r}'.format(edges))
-    by_image = {}
+    objects, by_image = {}, {}
+    for ann in gt['annotations']:
+        if not ann.get('iscrowd', 0):
+            objects.setdefault(ann['image_id'], []).append(ann)
     for d in dets:
         by_image.setdefault(d['image_id'], []).append(d)
     sizes, found, right, tight = [], [], [], []
-    for ann in gt['annotations']:
-        if ann.get('iscrowd', 0):
-            continue
-        image_dets = by_image.get(ann['image_id'], [])
-        iou = box_iou_xywh([d['bbox'] for d in image_dets], [ann['bbox']])[:, 0]
-        near = iou >= iou_thr
+    for image_id, anns in objects.items():
+        image_dets = by_image.get(image_id, [])
+        boxes = np.array([a['bbox'] for a in anns], np.float64)
+        # (D, A): one IoU matrix per image, scores and labels as columns
+        iou = box_iou_xywh([d['bbox'] for d in image_dets], boxes)
         labels = np.array([d['category_id'] for d in image_dets], np.int64)
         scores = np.array([d['score'] for d in image_dets], np.float64)
-        own = labels == ann['category_id']
-        sizes.append(float(np.sqrt(ann['bbox'][2] * ann['bbox'][3])))
-        found.append(bool(near.any()))
-        right.append(bool(near.any()) and bool(
-            own[np.flatnonzero(near)[np.argmax(scores[near])]]))
-        tight.append(bool((own & (iou >= tight_iou)).any()))
+        near = iou >= iou_thr
+        own = labels[:, None] == np.array([a['category_id'] for a in anns])
+        top = np.argmax(np.where(near, scores[:, None], -np.inf), axis=0) \
+            if len(image_dets) else np.zeros(len(anns), np.int64)
+        sizes.extend(np.sqrt(boxes[:, 2] * boxes[:, 3]))
+        found.extend(near.any(0))
+        right.extend(near.any(0) & (own[top, np.arange(len(anns))]
+                                    if len(image_dets) else False))
+        tight.extend((own & (iou >= tight_iou)).any(0))
     sizes, found, right, tight = (np.asarray(v) for v in
                                   (sizes, found, right, tight))
     rows = []

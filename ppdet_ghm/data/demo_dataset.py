@@ -1,9 +1,10 @@
 """A small, deterministic COCO-format detection dataset for demos and tests.
 
 Square images show 1-6 filled shapes of four classes (:data:`CLASSES`) with
-varied size (12 to 57 px on 128-px images), aspect ratio and colour.  Shapes may overlap; one
-covered more than :data:`MAX_OCCLUDED` of its pixels by shapes drawn after it
-is left out of the annotations (what is still visible of it stays as clutter).
+varied size (12 to 57 px on 128-px images), aspect ratio and colour.  Shapes
+may overlap; one covered more than :data:`MAX_OCCLUDED` of its pixels by
+shapes drawn after it is left out of the annotations (what is still visible
+of it stays as clutter).
 Unannotated distractors -- thin lines, short open arcs, scribbles and specks --
 sit on textured backgrounds (colour gradient, blotches, optional stripes,
 pixel noise).
@@ -41,7 +42,7 @@ MAX_OCCLUDED = 0.6
 # demo's smallest anchor is 16 px (2x the stride of 8); a 12-px object still
 # overlaps it at IoU >= 0.5, the assigner's positive threshold.  Smaller ones
 # are matched only as low-quality matches, and the demo detectors found
-# almost none of them (docs/demo.md, "Object sizes").
+# almost none of them (docs/demo.md, "Object sizes and tower depth").
 MIN_SIDE = 12
 MAX_SIDE_FRACTION = 0.45     # largest object side, as a fraction of the image
 MAX_OBJECTS = 6
