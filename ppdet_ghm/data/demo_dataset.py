@@ -11,12 +11,15 @@ pixel noise).
 
 Layout written to ``output_dir``::
 
-    train/000001.jpg ...           val/000801.jpg ...
+    train/000001.jpg ...           val/003201.jpg ...
     annotations/instances_train.json  annotations/instances_val.json
     annotations/demo_dataset.json     (the generation parameters)
 
-The same parameters and seed give byte-identical files; only
-``numpy.random.default_rng(seed)`` is used.  Command line::
+The same parameters and seed give byte-identical files; only numpy's
+``default_rng`` is used: ``default_rng(seed)`` for the training images,
+``default_rng([seed, VAL_STREAM])`` for the val images, so the val set does
+not change with ``num_train`` and a smaller training set is a prefix of a
+larger one.  Command line::
 
     python tools/make_demo_data.py --output_dir dataset/ghm_demo
 """
@@ -48,7 +51,10 @@ MAX_SIDE_FRACTION = 0.45     # largest object side, as a fraction of the image
 MAX_OBJECTS = 6
 FLOAT_DIGITS = 2             # rounding of floats written to json
 PARAMS_FILE = 'demo_dataset.json'
-DEFAULTS = {'num_train': 800, 'num_val': 100, 'image_size': 128, 'seed': 0}
+DEFAULTS = {'num_train': 3200, 'num_val': 100, 'image_size': 128, 'seed': 0}
+# The val images come from their own stream, so the val set is the same
+# whatever num_train is (training sets of different sizes are comparable).
+VAL_STREAM = 1
 
 
 # --------------------------------------------------------------- drawing ----
@@ -317,7 +323,8 @@ def dataset_params(num_train, num_val, image_size, seed):
             'image_size': int(image_size), 'seed': int(seed),
             'classes': list(CLASSES), 'jpeg_quality': JPEG_QUALITY,
             'min_side': MIN_SIDE, 'max_side_fraction': MAX_SIDE_FRACTION,
-            'max_occluded': MAX_OCCLUDED, 'max_objects': MAX_OBJECTS}
+            'max_occluded': MAX_OCCLUDED, 'max_objects': MAX_OBJECTS,
+            'val_rng': [int(seed), VAL_STREAM]}
 
 
 def existing_params(output_dir):
@@ -341,7 +348,8 @@ def generate_demo_dataset(output_dir, num_train=DEFAULTS['num_train'],
         num_train (int): training images, >= 1; ids ``1..num_train``.
         num_val (int): validation images, >= 1; ids follow the training ones.
         image_size (int): side of the square images, >= 32.
-        seed (int): seed of ``numpy.random.default_rng``, >= 0.
+        seed (int): seed of the images' random streams (module docstring),
+            >= 0.
 
     Returns:
         dict: the parameters plus ``output_dir``, ``train_json``,
@@ -357,12 +365,13 @@ def generate_demo_dataset(output_dir, num_train=DEFAULTS['num_train'],
         elif os.path.lexists(path):
             os.remove(path)
     os.makedirs(os.path.join(output_dir, 'annotations'))
-    rng = np.random.default_rng(int(seed))
     size = int(image_size)
-    train_json, n_train = _write_split(rng, output_dir, 'train',
-                                       int(num_train), size, 1, 1)
-    val_json, n_val = _write_split(rng, output_dir, 'val', int(num_val), size,
-                                   int(num_train) + 1, n_train + 1)
+    train_json, n_train = _write_split(
+        np.random.default_rng(int(seed)), output_dir, 'train', int(num_train),
+        size, 1, 1)
+    val_json, n_val = _write_split(
+        np.random.default_rng([int(seed), VAL_STREAM]), output_dir, 'val',
+        int(num_val), size, int(num_train) + 1, n_train + 1)
     params = dataset_params(num_train, num_val, image_size, seed)
     params_json = os.path.join(output_dir, 'annotations', PARAMS_FILE)
     _write_json(params_json, params)  # last: marks the dataset complete

@@ -139,6 +139,25 @@ def test_same_seed_is_byte_identical_other_seed_differs(tmp_path):
     assert sum(k.endswith('.jpg') for k in differ) == 9
 
 
+
+def test_val_images_do_not_depend_on_num_train(tmp_path):
+    """Training sets of different sizes are compared on the same val images;
+    the smaller training set is a prefix of the larger one."""
+    small = generate_demo_dataset(str(tmp_path / 's'), num_train=3, num_val=4,
+                                  image_size=96, seed=2)
+    large = generate_demo_dataset(str(tmp_path / 'l'), num_train=7, num_val=4,
+                                  image_size=96, seed=2)
+    s, l = file_hashes(small['output_dir']), file_hashes(large['output_dir'])
+    for i in range(4):  # val ids follow the training ids: 4.. and 8..
+        assert s['val/{:06d}.jpg'.format(4 + i)] == \
+            l['val/{:06d}.jpg'.format(8 + i)]
+    for i in range(1, 4):
+        assert s['train/{:06d}.jpg'.format(i)] == l['train/{:06d}.jpg'.format(i)]
+    val_s, val_l = COCO(small['val_json']), COCO(large['val_json'])
+    boxes = [[a['bbox'] for a in coco.loadAnns(coco.getAnnIds())]
+             for coco in (val_s, val_l)]
+    assert boxes[0] == boxes[1] and small['val_objects'] == large['val_objects']
+
 def test_paddledetection_cocodataset_reads_it(small_set):
     from ppdet.data.source.coco import COCODataSet
     root, info = small_set
