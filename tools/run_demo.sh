@@ -36,7 +36,7 @@ run() {  # run NAME: train, evaluate, draw one demo config
 }
 
 run retinanet_ghm_demo
-echo "== gradient-norm analysis of the GHM model (100 val images)"
+echo "== gradient-norm analysis of the GHM model (first 100 val images)"
 "$py" tools/analyze_gradients.py -c configs/demo/retinanet_ghm_demo.yml \
   -o weights=output/retinanet_ghm_demo/model_final --num_images 100 \
   --output_dir "$out/gradients" 2>&1 | grep -e '^analysed' -e '^entries with' -e '^wrote'

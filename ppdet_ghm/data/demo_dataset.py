@@ -51,7 +51,7 @@ MAX_SIDE_FRACTION = 0.45     # largest object side, as a fraction of the image
 MAX_OBJECTS = 6
 FLOAT_DIGITS = 2             # rounding of floats written to json
 PARAMS_FILE = 'demo_dataset.json'
-DEFAULTS = {'num_train': 3200, 'num_val': 100, 'image_size': 128, 'seed': 0}
+DEFAULTS = {'num_train': 3200, 'num_val': 500, 'image_size': 128, 'seed': 0}
 # The val images come from their own stream, so the val set is the same
 # whatever num_train is (training sets of different sizes are comparable).
 VAL_STREAM = 1
