@@ -18,7 +18,7 @@ from ppdet.core.workspace import load_config, merge_config  # noqa: E402
 from ppdet.utils.check import check_config, check_gpu  # noqa: E402
 from ppdet.utils.cli import ArgsParser  # noqa: E402
 
-from ppdet_ghm.data import DatasetError, check_dataset_config  # noqa: E402
+from ppdet_ghm.data import DatasetError  # noqa: E402
 from ppdet_ghm.utils import (ConfigError, WeightsError,  # noqa: E402
                              check_module_keys)
 
@@ -58,16 +58,13 @@ def load_tool_config(args, **extra):
 
 
 def check_datasets(cfg, *keys):
-    """Check the config's COCO datasets (``'TrainDataset'``, ...) before
-    ppdet reads them; exit with the problem on a defect (warnings are
-    printed, see ppdet_ghm.data.checks)."""
-    for key in keys:
-        try:
-            report = check_dataset_config(cfg[key], key)
-        except DatasetError as err:
-            fail(err)
-        for message in report.warnings() if report else []:
-            print('warning: {}: {}'.format(key, message), file=sys.stderr)
+    """Check the config's COCO datasets before ppdet reads them (see
+    ``ppdet_ghm.engine.check_datasets``); exit with the problem on a defect."""
+    from ppdet_ghm.engine import check_datasets as check
+    try:
+        check(cfg, *keys)
+    except DatasetError as err:
+        fail(err)
 
 
 def _refused(cfg, err):
@@ -76,15 +73,13 @@ def _refused(cfg, err):
 
 
 def make_trainer(cfg, mode):
-    """PaddleDetection's Trainer; a module refusing its config (a
-    ``ValueError`` or ppdet's ``assert`` in a constructor: wrong type, out of
-    range, a head/loss combination that cannot work) ends the tool with that
-    message."""
-    from ppdet.engine import Trainer
+    """PaddleDetection's Trainer (``ppdet_ghm.engine.create_trainer``); a
+    module refusing its config ends the tool with that message."""
+    from ppdet_ghm.engine import create_trainer
     try:
-        return Trainer(cfg, mode=mode)
-    except (ValueError, AssertionError) as err:
-        _refused(cfg, err)
+        return create_trainer(cfg, mode)
+    except ConfigError as err:
+        fail(err)
 
 
 def build_model(cfg):

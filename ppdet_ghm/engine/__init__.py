@@ -4,8 +4,10 @@ from .safety import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
                      TrainingInterrupted, install_atomic_checkpoints,
                      install_signal_handlers, latest_checkpoint,
                      raise_pending_interrupt)
+from .training import TrainResult, check_datasets, create_trainer, train
 
 __all__ = ['RankLossLogger', 'parameter_digest', 'MAX_CONSECUTIVE_SKIPS',
            'NonFiniteLossError', 'NonFiniteLossGuard', 'TrainingInterrupted',
            'install_atomic_checkpoints', 'install_signal_handlers',
-           'latest_checkpoint', 'PendingSignalCheck', 'raise_pending_interrupt']
+           'latest_checkpoint', 'PendingSignalCheck', 'raise_pending_interrupt',
+           'TrainResult', 'check_datasets', 'create_trainer', 'train']

@@ -1,0 +1,140 @@
+"""Training with PaddleDetection's ``Trainer`` plus what this project adds:
+dataset checks before ppdet reads them, a non-finite-loss guard, per-rank
+loss logs, atomic checkpoints, signal handling and an exact resume.
+
+``tools/train.py`` is a thin command line over :func:`train`; a notebook or
+another tool that trains from Python calls :func:`train` and gets the same
+behaviour.  Problems are raised, not printed: :class:`ConfigError`,
+:class:`~ppdet_ghm.utils.WeightsError`, :class:`~ppdet_ghm.data.DatasetError`,
+:class:`NonFiniteLossError` and :class:`TrainingInterrupted`; the tools turn
+them into one-line errors and exit codes.
+"""
+import os
+import sys
+from dataclasses import dataclass, field
+
+from ..data import check_dataset_config
+from ..utils import (ConfigError, check_resume_checkpoint,
+                     resolve_pretrain_weights, resolve_weights_path)
+from .callbacks import RankLossLogger
+from .safety import (NonFiniteLossError, NonFiniteLossGuard,
+                     PendingSignalCheck, TrainingInterrupted,
+                     install_atomic_checkpoints, install_signal_handlers,
+                     latest_checkpoint, raise_pending_interrupt)
+
+__all__ = ['TrainResult', 'check_datasets', 'create_trainer', 'train']
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did.
+
+    Attributes:
+        save_dir (str): where the checkpoints are (``save_dir/filename``).
+        skipped (list): ``(iteration, message)`` of steps skipped for a
+            non-finite loss (``nonfinite_loss: skip``).
+    """
+    save_dir: str
+    skipped: list = field(default_factory=list)
+
+
+def check_datasets(cfg, *keys, stream=sys.stderr):
+    """Check the config's COCO datasets (``'TrainDataset'``, ...) before
+    ppdet reads them; raise :class:`~ppdet_ghm.data.DatasetError` on a
+    defect and print each warning to ``stream``."""
+    for key in keys:
+        report = check_dataset_config(cfg[key], key)
+        for message in report.warnings() if report else []:
+            print('warning: {}: {}'.format(key, message), file=stream)
+
+
+def create_trainer(cfg, mode):
+    """PaddleDetection's ``Trainer`` for ``cfg`` in ``mode``.
+
+    PaddleDetection's modules check their arguments with ``assert`` or
+    ``ValueError`` in their constructors (wrong type, out of range, a
+    head/loss combination that cannot train); either becomes a
+    :class:`ConfigError` naming the config file.
+    """
+    from ppdet.engine import Trainer
+    try:
+        return Trainer(cfg, mode=mode)
+    except (ValueError, AssertionError) as err:
+        raise ConfigError('{}: {}'.format(
+            cfg.get('_config_path', 'config'), err or repr(err))) from err
+
+
+def _restart_sampler(trainer):
+    # The sampler shuffles with its epoch as seed: continue its count.  The
+    # loader's iterator already drew from the sampler (it prefetches from
+    # construction on), so start a new one after set_epoch.
+    sampler = getattr(trainer.loader, '_batch_sampler', None)
+    if hasattr(sampler, 'set_epoch'):
+        sampler.set_epoch(trainer.start_epoch)
+        trainer.loader.loader = iter(trainer.loader.dataloader)
+
+
+def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
+    """Train the model ``cfg`` describes (a loaded ppdet config).
+
+    Args:
+        cfg (AttrDict): ``ppdet.core.workspace.load_config`` result, with
+            ``-o`` options merged and the device set.
+        evaluate (bool): evaluate after each snapshot epoch (``--eval``).
+        resume (str or None): checkpoint to resume from (weights, optimizer
+            state and epoch), with or without ``.pdparams``.
+        seed (int or None): random seed, also fixing the data order.
+        fleet (bool): initialise fleet instead of plain data parallel.
+
+    Returns:
+        TrainResult
+
+    Raises:
+        ConfigError, WeightsError, DatasetError: before training starts.
+        NonFiniteLossError: the guard stopped training; the message names
+            the latest checkpoint.
+        TrainingInterrupted: SIGTERM/SIGINT; ``latest_checkpoint``,
+            ``epoch`` and ``step`` are set on it.
+    """
+    import paddle.distributed as dist
+    from ppdet.engine import init_fleet_env, init_parallel_env, set_random_seed
+
+    if fleet:
+        init_fleet_env(cfg.get('find_unused_parameters', False))
+    elif dist.get_world_size() > 1:
+        init_parallel_env()
+    if seed is not None:
+        set_random_seed(seed)
+
+    resume = resolve_weights_path(resume) if resume else None
+    pretrain = None if resume else resolve_pretrain_weights(
+        cfg.get('pretrain_weights'))
+    check_datasets(cfg, 'TrainDataset', *(['EvalDataset'] if evaluate else []))
+    trainer = create_trainer(cfg, 'train')
+    try:
+        guard = NonFiniteLossGuard(trainer, cfg.get('nonfinite_loss', 'stop'))
+    except ValueError as err:
+        raise ConfigError('{}: {}'.format(
+            cfg.get('_config_path', 'config'), err)) from err
+    trainer.register_callbacks([RankLossLogger(trainer), guard,
+                                PendingSignalCheck(trainer)])
+    install_atomic_checkpoints()
+    if resume:
+        trainer.resume_weights(check_resume_checkpoint(trainer.model, resume))
+        _restart_sampler(trainer)
+    elif pretrain:
+        trainer.load_weights(pretrain)
+    install_signal_handlers()
+
+    save_dir = os.path.join(cfg.save_dir, cfg.filename)
+    try:
+        trainer.train(evaluate)
+        raise_pending_interrupt()   # a signal held during the last step
+    except NonFiniteLossError as err:
+        raise NonFiniteLossError('{}; latest checkpoint: {}'.format(
+            err, latest_checkpoint(save_dir) or 'none yet')) from err
+    except TrainingInterrupted as err:
+        err.latest_checkpoint = latest_checkpoint(save_dir)
+        err.epoch, err.step = guard.epoch, guard.step
+        raise
+    return TrainResult(save_dir=save_dir, skipped=list(guard.skipped))
