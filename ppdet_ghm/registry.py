@@ -8,6 +8,8 @@ must still be a clear error.
 """
 from ppdet.core import workspace
 
+from .compat import schema_module
+
 __all__ = ['register']
 
 
@@ -21,7 +23,7 @@ def register(cls):
     existing = workspace.global_config.get(cls.__name__)
     if existing is None:
         return workspace.register(cls)
-    owner = getattr(getattr(existing, 'pymodule', None), '__name__', None)
+    owner = getattr(schema_module(existing), '__name__', None)
     if owner != cls.__module__:
         raise ValueError(
             "ppdet_ghm cannot register '{}' from {}: that name is already "

@@ -32,10 +32,10 @@ def workspace_snapshot():
     try:
         yield
     finally:
-        from ppdet.core.config.schema import SchemaDict
+        from ppdet_ghm.compat import is_module_schema
         for key in list(global_config):
             if key not in snapshot:
-                if not isinstance(global_config[key], SchemaDict):
+                if not is_module_schema(global_config[key]):
                     del global_config[key]  # keep modules registered meanwhile
             elif isinstance(global_config[key], dict):
                 global_config[key].clear()

@@ -50,8 +50,9 @@ def ghm_losses(head):
 def analysis_loader(cfg, dataset, batch_size):
     """The eval transforms over ``dataset``, ground truth kept per image."""
     from ppdet.data.reader import EvalReader
+    from ppdet_ghm.compat import request_ground_truth
     # an eval dataset loads only images by default: ask for the ground truth
-    dataset.data_fields = ['image', 'gt_bbox', 'gt_class', 'is_crowd']
+    request_ground_truth(dataset)
     reader = cfg['EvalReader']
     return EvalReader(
         sample_transforms=reader.get('sample_transforms', []),

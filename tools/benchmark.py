@@ -227,11 +227,11 @@ def allocator_peak_mb(device):
     """Peak of the bytes Paddle's allocator handed out for tensors in this
     process (weights, activations, gradients; MB): unlike the RSS it does
     not depend on how the C library's malloc reuses freed memory."""
-    from paddle.base import core
     if device == 'gpu':
         import paddle
         return paddle.device.cuda.max_memory_allocated() / 2**20
-    return core.host_memory_stat_peak_value('Allocated', 0) / 2**20
+    from ppdet_ghm.compat import host_allocated_peak_mb
+    return host_allocated_peak_mb()
 
 
 def synchronize(device):

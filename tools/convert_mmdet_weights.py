@@ -19,6 +19,7 @@ from _common import ArgsParser, build_model, fail, load_tool_config
 
 import paddle
 
+from ppdet_ghm.compat import coco17_class_names, parse_cli_options
 from ppdet_ghm.utils import WeightsError, check_weights_cover_model
 from ppdet_ghm.utils.mmdet_weights import (compare_class_names,
                                            convert_mmdet_state_dict)
@@ -38,7 +39,7 @@ def parse_args(argv=None):
     if not args.config:
         parser.error('--config CONFIG is required (the config of the model '
                      'the weights are for)')
-    args.opt = parser._parse_opt(args.opt)  # -o key=value -> dict
+    args.opt = parse_cli_options(parser, args.opt)  # -o key=value -> dict
     return args
 
 
@@ -46,9 +47,7 @@ def coco_class_names():
     """PaddleDetection's COCO class names in class-id order (ascending
     category id, as its COCODataSet and mmdetection's CocoDataset number
     them)."""
-    from ppdet.data.source.category import _coco17_category
-    clsid2catid, catid2name = _coco17_category()
-    return [catid2name[clsid2catid[i]] for i in range(len(clsid2catid))]
+    return coco17_class_names()
 
 
 def check_class_names(meta, cfg):

@@ -26,6 +26,8 @@ import paddle
 import paddle.distributed as dist
 from ppdet.engine.callbacks import Callback
 
+from ..compat import wrap_optimizer_methods, wrap_ppdet_save_model
+
 __all__ = ['NonFiniteLossError', 'NonFiniteLossGuard', 'MAX_CONSECUTIVE_SKIPS',
            'install_atomic_checkpoints', 'TrainingInterrupted',
            'install_signal_handlers', 'latest_checkpoint',
@@ -144,17 +146,16 @@ class NonFiniteLossGuard(Callback):
         return None
 
     def _wrap_optimizer(self, optimizer):
-        for name in ('step', 'minimize'):
-            original = getattr(optimizer, name)
-
-            def guarded(*args, _original=original, **kwargs):
+        def wrapper(original):
+            def guarded(*args, **kwargs):
                 if self.skip_update:
                     self.skip_update = False
                     with paddle.no_grad():  # backward has used them now
                         self._restore()
                     return None
-                return _original(*args, **kwargs)
-            setattr(optimizer, name, guarded)
+                return original(*args, **kwargs)
+            return guarded
+        wrap_optimizer_methods(optimizer, wrapper)
 
 
 # ------------------------------------------------------------ checkpoints ----
@@ -185,9 +186,7 @@ def _atomic(save_model):
 def install_atomic_checkpoints():
     """Route PaddleDetection's checkpoint saving (``Checkpointer``) through
     write-to-temp-then-rename. Idempotent."""
-    import ppdet.engine.callbacks as callbacks
-    if not hasattr(callbacks.save_model, 'original'):
-        callbacks.save_model = _atomic(callbacks.save_model)
+    wrap_ppdet_save_model(_atomic)
 
 
 def latest_checkpoint(directory):

@@ -13,6 +13,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from ..compat import restart_train_loader
 from ..data import check_dataset_config
 from ..utils import (ConfigError, check_resume_checkpoint,
                      resolve_pretrain_weights, resolve_weights_path)
@@ -64,16 +65,6 @@ def create_trainer(cfg, mode):
             cfg.get('_config_path', 'config'), err or repr(err))) from err
 
 
-def _restart_sampler(trainer):
-    # The sampler shuffles with its epoch as seed: continue its count.  The
-    # loader's iterator already drew from the sampler (it prefetches from
-    # construction on), so start a new one after set_epoch.
-    sampler = getattr(trainer.loader, '_batch_sampler', None)
-    if hasattr(sampler, 'set_epoch'):
-        sampler.set_epoch(trainer.start_epoch)
-        trainer.loader.loader = iter(trainer.loader.dataloader)
-
-
 def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
     """Train the model ``cfg`` describes (a loaded ppdet config).
 
@@ -121,7 +112,10 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
     install_atomic_checkpoints()
     if resume:
         trainer.resume_weights(check_resume_checkpoint(trainer.model, resume))
-        _restart_sampler(trainer)
+        # The sampler shuffles with its epoch as seed: continue its count.
+        # The loader's iterator already drew from it (it prefetches from
+        # construction on), so a new iterator starts after set_epoch.
+        restart_train_loader(trainer.loader, trainer.start_epoch)
     elif pretrain:
         trainer.load_weights(pretrain)
     install_signal_handlers()

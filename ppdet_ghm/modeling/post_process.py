@@ -2,6 +2,7 @@
 import paddle
 import paddle.nn.functional as F
 
+from ..compat import multiclass_nms
 from ..registry import register
 from .box_coder import decode_deltas
 
@@ -90,11 +91,9 @@ class GHMRetinaPostProcess(object):
         scale = paddle.concat([scale_factor[:, ::-1], scale_factor[:, ::-1]],
                               axis=1).unsqueeze(1)
         boxes = boxes / scale
-        # The C++ op directly: it runs in dygraph and in Paddle 3's static
-        # (PIR) graph, so the exported model keeps this post-processing.
-        # Arguments: rois_num, score_thr, nms_top_k (-1: all), keep_top_k,
-        # nms_thr, normalized (no +1 in widths), nms_eta, background_label.
-        bbox, keep, bbox_num = paddle._C_ops.multiclass_nms3(
-            boxes, scores.transpose([0, 2, 1]), None, self.score_threshold,
-            -1, self.max_per_img, self.nms_threshold, True, 1.0, -1)
+        # Paddle's C++ NMS kernel (ppdet_ghm.compat): it runs in dygraph
+        # and in the static graph, so an exported model keeps this step.
+        bbox, keep, bbox_num = multiclass_nms(
+            boxes, scores.transpose([0, 2, 1]), self.score_threshold,
+            self.max_per_img, self.nms_threshold)
         return bbox, bbox_num, keep

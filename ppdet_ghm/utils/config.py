@@ -8,6 +8,8 @@ and the accepted options first.
 import difflib
 import inspect
 
+from ..compat import is_module_schema, schema_module
+
 __all__ = ['ConfigError', 'check_module_keys']
 
 
@@ -18,7 +20,7 @@ class ConfigError(ValueError):
 def _accepted_options(schema):
     """Constructor arguments of a registered module, or None when it takes
     ``**kwargs`` (then any key may be meant)."""
-    cls = getattr(schema.pymodule, schema.name, None)
+    cls = getattr(schema_module(schema), schema.name, None)
     if cls is None:
         return None
     params = inspect.signature(cls.__init__).parameters
@@ -37,11 +39,8 @@ def check_module_keys(cfg, config_path='config'):
     Raises:
         ConfigError: naming the config, block, key and accepted options.
     """
-    from ppdet.core.config.schema import SchemaDict
-
     for block, schema in cfg.items():
-        if not isinstance(schema, SchemaDict) or not getattr(
-                schema, 'pymodule', None):
+        if not is_module_schema(schema):
             continue
         accepted = _accepted_options(schema)
         if accepted is None:

@@ -1,0 +1,179 @@
+"""Every use of a non-public Paddle or PaddleDetection API, in one place.
+
+Each shim says what it relies on; ``tests/test_compat.py`` exercises each
+against the installed libraries, so an upgrade that breaks one fails there
+by name instead of somewhere deep in training.  Verified with the versions
+in :data:`VERIFIED` (``constraints.txt``); importing ``ppdet_ghm`` warns once
+when the installed ones differ.
+"""
+import warnings
+
+__all__ = ['VERIFIED', 'installed_versions', 'version_warnings',
+           'check_versions', 'multiclass_nms', 'wrap_ppdet_save_model',
+           'wrap_optimizer_methods', 'restart_train_loader',
+           'parse_cli_options', 'coco17_class_names', 'schema_module',
+           'is_module_schema', 'host_allocated_peak_mb',
+           'request_ground_truth']
+
+# distribution name -> the version every shim below was verified with
+VERIFIED = {'paddlepaddle': '3.3.1', 'paddledet': '2.6.0'}
+
+
+def installed_versions():
+    """``{distribution: version or None}`` for :data:`VERIFIED`'s names
+    (``paddlepaddle-gpu`` counts as ``paddlepaddle``)."""
+    from importlib import metadata
+    found = {}
+    for name in VERIFIED:
+        version = None
+        for dist in (name, name + '-gpu') if name == 'paddlepaddle' else (name,):
+            try:
+                version = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+        found[name] = version
+    return found
+
+
+def version_warnings(installed):
+    """One message per distribution whose version is not the verified one."""
+    return ['{} {} is installed; ppdet_ghm was verified with {} {} (the '
+            'private APIs it uses are listed in ppdet_ghm/compat.py; run '
+            'tests/test_compat.py to check them)'.format(
+                name, installed.get(name) or '(unknown)', name, want)
+            for name, want in VERIFIED.items()
+            if installed.get(name) != want]
+
+
+def check_versions():
+    """Warn (``UserWarning``) about every version outside :data:`VERIFIED`."""
+    for message in version_warnings(installed_versions()):
+        warnings.warn(message, stacklevel=2)
+
+
+# ------------------------------------------------------------- paddle ops ----
+def multiclass_nms(boxes, scores, score_threshold, keep_top_k, nms_threshold):
+    """Class-wise NMS with Paddle's C++ ``multiclass_nms3`` kernel.
+
+    Relies on ``paddle._C_ops.multiclass_nms3(bboxes, scores, rois_num,
+    score_threshold, nms_top_k, keep_top_k, nms_threshold, normalized,
+    nms_eta, background_label)``: ten positional arguments, Paddle 2.5-3.3.
+    It runs in dygraph and in the static (PIR) graph, so an exported model
+    keeps the post-processing (``paddle.vision.ops.nms`` is per class and
+    not exportable as one op).
+
+    Args:
+        boxes (Tensor): ``[N, M, 4]`` x1y1x2y2 in pixels.
+        scores (Tensor): ``[N, C, M]`` class probabilities.
+
+    Returns:
+        tuple: ``(bbox [K, 6] (class, score, x1, y1, x2, y2), keep [K, 1],
+        bbox_num [N])``.
+    """
+    import paddle
+    # nms_top_k -1: all candidates; normalized: no +1 in widths; nms_eta 1;
+    # background_label -1: none (sigmoid classes)
+    return paddle._C_ops.multiclass_nms3(
+        boxes, scores, None, score_threshold, -1, keep_top_k, nms_threshold,
+        True, 1.0, -1)
+
+
+def host_allocated_peak_mb():
+    """Peak bytes Paddle's CPU allocator handed out in this process (MB).
+
+    Relies on ``paddle.base.core.host_memory_stat_peak_value('Allocated',
+    0)`` (Paddle 2.6-3.3; no public API reports the host allocator's peak).
+    """
+    from paddle.base import core
+    return core.host_memory_stat_peak_value('Allocated', 0) / 2**20
+
+
+def wrap_optimizer_methods(optimizer, wrapper):
+    """Replace ``optimizer.step`` and ``optimizer.minimize`` on this instance
+    by ``wrapper(original)``.
+
+    Relies on PaddleDetection's ``Trainer`` calling ``optimizer.step()``
+    (or ``minimize`` under AMP) as bound attributes looked up at each call
+    (ppdet 2.6 ``engine/trainer.py``)."""
+    for name in ('step', 'minimize'):
+        setattr(optimizer, name, wrapper(getattr(optimizer, name)))
+
+
+# ------------------------------------------------------ PaddleDetection ----
+def wrap_ppdet_save_model(wrapper):
+    """Route PaddleDetection's checkpoint saving through ``wrapper(save_model)``
+    once (idempotent: the wrapped function must carry ``.original``).
+
+    Relies on ``ppdet.engine.callbacks.Checkpointer`` calling the module-level
+    name ``save_model`` of ``ppdet.engine.callbacks`` (ppdet 2.6), which is
+    therefore the one to replace."""
+    import ppdet.engine.callbacks as callbacks
+    if not hasattr(callbacks.save_model, 'original'):
+        callbacks.save_model = wrapper(callbacks.save_model)
+    return callbacks.save_model
+
+
+def restart_train_loader(loader, epoch):
+    """Make a training loader's sampler shuffle as in ``epoch`` and start a
+    new iterator (for an exact resume).
+
+    Relies on ppdet 2.6's ``BaseDataLoader`` keeping its sampler in
+    ``_batch_sampler`` (a ``DistributedBatchSampler`` with ``set_epoch``),
+    its ``paddle.io.DataLoader`` in ``dataloader`` and the iterator it
+    prefetches from in ``loader``.
+
+    Returns:
+        bool: whether the sampler could be set (False: a sampler without
+        ``set_epoch``; nothing changed).
+    """
+    sampler = getattr(loader, '_batch_sampler', None)
+    if not hasattr(sampler, 'set_epoch'):
+        return False
+    sampler.set_epoch(epoch)
+    loader.loader = iter(loader.dataloader)
+    return True
+
+
+def parse_cli_options(parser, options):
+    """``-o key=value`` strings as the nested dict ``merge_config`` takes.
+
+    Relies on ``ppdet.utils.cli.ArgsParser._parse_opt`` (ppdet 2.6)."""
+    return parser._parse_opt(options)
+
+
+def coco17_class_names():
+    """The 80 COCO class names in class-id order (ascending category id).
+
+    Relies on ``ppdet.data.source.category._coco17_category`` (ppdet 2.6)
+    returning ``(clsid2catid, catid2name)``."""
+    from ppdet.data.source.category import _coco17_category
+    clsid2catid, catid2name = _coco17_category()
+    return [catid2name[clsid2catid[i]] for i in range(len(clsid2catid))]
+
+
+def is_module_schema(value):
+    """Whether a workspace entry describes a registered module.
+
+    Relies on ``ppdet.core.config.schema.SchemaDict`` and its ``pymodule``
+    attribute (ppdet 2.6)."""
+    from ppdet.core.config.schema import SchemaDict
+    return isinstance(value, SchemaDict) and bool(
+        getattr(value, 'pymodule', None))
+
+
+def schema_module(schema):
+    """The Python module a workspace schema was registered from, or None
+    (``SchemaDict.pymodule``, ppdet 2.6)."""
+    return getattr(schema, 'pymodule', None)
+
+
+def request_ground_truth(dataset, fields=('image', 'gt_bbox', 'gt_class',
+                                          'is_crowd')):
+    """Make a ppdet ``COCODataSet`` built for evaluation also load boxes and
+    classes.
+
+    Relies on ``COCODataSet.parse_dataset`` reading ``self.data_fields``
+    (ppdet 2.6); must run before the dataset is parsed."""
+    dataset.data_fields = list(fields)
+    return dataset

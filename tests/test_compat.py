@@ -1,0 +1,143 @@
+"""ppdet_ghm.compat: every non-public Paddle/PaddleDetection API the project
+uses, each checked against the installed libraries.  A failure here names
+the shim an upgrade broke."""
+import numpy as np
+import paddle
+import pytest
+
+from ppdet_ghm import compat
+
+
+def test_installed_versions_are_the_verified_ones():
+    assert compat.installed_versions() == compat.VERIFIED
+    assert compat.version_warnings(compat.installed_versions()) == []
+
+
+def test_other_versions_get_one_clear_warning_each():
+    messages = compat.version_warnings({'paddlepaddle': '3.0.0',
+                                        'paddledet': None})
+    assert len(messages) == 2
+    assert messages[0].startswith('paddlepaddle 3.0.0 is installed; '
+                                  'ppdet_ghm was verified with paddlepaddle 3.3.1')
+    assert messages[1].startswith('paddledet (unknown) is installed')
+    assert all('ppdet_ghm/compat.py' in m for m in messages)
+
+
+def test_multiclass_nms_keeps_the_best_of_overlapping_boxes_per_class():
+    boxes = paddle.to_tensor([[[0, 0, 10, 10], [1, 1, 10, 10],
+                               [20, 20, 30, 30]]], dtype='float32')
+    # classes x boxes: class 0 likes boxes 0 and 1 (IoU 0.81), class 1 box 2
+    scores = paddle.to_tensor([[[0.9, 0.8, 0.01], [0.02, 0.03, 0.7]]],
+                              dtype='float32')
+    bbox, keep, bbox_num = compat.multiclass_nms(boxes, scores, 0.05, 100, 0.5)
+    assert bbox_num.numpy().tolist() == [2]
+    np.testing.assert_allclose(bbox.numpy(), [[0, 0.9, 0, 0, 10, 10],
+                                              [1, 0.7, 20, 20, 30, 30]],
+                               rtol=1e-6)
+    assert keep.numpy().ravel().tolist() == [0, 2]
+
+
+def test_host_allocated_peak_grows_with_a_tensor():
+    before = compat.host_allocated_peak_mb()
+    big = paddle.zeros([64, 1024, 1024], dtype='float32')  # 256 MB
+    assert compat.host_allocated_peak_mb() >= before
+    assert compat.host_allocated_peak_mb() >= 256 - 1
+    del big
+
+
+def test_wrap_optimizer_methods_wraps_the_instance_only():
+    layer = paddle.nn.Linear(2, 1)
+    opt = paddle.optimizer.SGD(0.1, parameters=layer.parameters())
+    calls = []
+
+    def wrapper(original):
+        def wrapped(*a, **k):
+            calls.append(original.__name__)
+            return original(*a, **k)
+        return wrapped
+    compat.wrap_optimizer_methods(opt, wrapper)
+    layer(paddle.ones([1, 2])).sum().backward()
+    opt.step()
+    assert calls == ['step']
+    other = paddle.optimizer.SGD(0.1, parameters=layer.parameters())
+    assert 'wrapped' not in other.step.__qualname__
+
+
+def test_wrap_ppdet_save_model_is_the_name_checkpointer_calls():
+    import inspect
+
+    import ppdet.engine.callbacks as callbacks
+    assert 'save_model(' in inspect.getsource(callbacks.Checkpointer)
+    saved = callbacks.save_model
+    try:
+        def wrapper(fn):
+            def wrapped(*a, **k):
+                return fn(*a, **k)
+            wrapped.original = fn
+            return wrapped
+        if hasattr(saved, 'original'):   # installed by an earlier test
+            callbacks.save_model = saved.original
+        first = compat.wrap_ppdet_save_model(wrapper)
+        assert callbacks.save_model is first and hasattr(first, 'original')
+        assert compat.wrap_ppdet_save_model(wrapper) is first  # idempotent
+    finally:
+        callbacks.save_model = saved
+
+
+def test_restart_train_loader_uses_the_loaders_attributes(tmp_path):
+    from ppdet.data.reader import TrainReader
+    from ppdet.data.source.coco import COCODataSet
+
+    from ppdet_ghm.data import generate_demo_dataset
+    generate_demo_dataset(str(tmp_path), num_train=4, num_val=1,
+                          image_size=64, seed=0)
+    dataset = COCODataSet(dataset_dir=str(tmp_path), image_dir='train',
+                          anno_path='annotations/instances_train.json',
+                          data_fields=['image', 'gt_bbox', 'gt_class'])
+    loader = TrainReader(sample_transforms=[{'Decode': {}}],
+                         batch_size=1, shuffle=True)(dataset, 0)
+    before = loader.loader
+    assert compat.restart_train_loader(loader, 3) is True
+    assert loader._batch_sampler.epoch == 3 and loader.loader is not before
+    assert compat.restart_train_loader(object(), 3) is False
+
+
+def test_parse_cli_options_nests_dotted_keys():
+    from ppdet.utils.cli import ArgsParser
+    opts = compat.parse_cli_options(ArgsParser(), ['epoch=3', 'GHMCLoss.bins=30'])
+    assert opts == {'epoch': 3, 'GHMCLoss': {'bins': 30}}
+
+
+def test_coco17_class_names():
+    names = compat.coco17_class_names()
+    assert len(names) == 80 and names[0] == 'person'
+    assert names[-1] == 'toothbrush'
+
+
+def test_module_schemas_and_their_modules():
+    from ppdet.core.workspace import global_config
+    schema = global_config['GHMCLoss']
+    assert compat.is_module_schema(schema)
+    assert compat.schema_module(schema).__name__ == 'ppdet_ghm.losses.ghm_c_loss'
+    assert not compat.is_module_schema({'bins': 30})
+    assert compat.schema_module({'bins': 30}) is None
+
+
+def test_request_ground_truth_makes_an_eval_dataset_load_boxes(tmp_path):
+    from ppdet.data.source.coco import COCODataSet
+
+    from ppdet_ghm.data import generate_demo_dataset
+    generate_demo_dataset(str(tmp_path), num_train=1, num_val=2,
+                          image_size=64, seed=0)
+    dataset = COCODataSet(dataset_dir=str(tmp_path), image_dir='val',
+                          anno_path='annotations/instances_val.json',
+                          data_fields=['image'])
+    compat.request_ground_truth(dataset).parse_dataset()
+    assert all('gt_bbox' in r and 'gt_class' in r for r in dataset.roidbs)
+
+
+def test_check_versions_warns_outside_the_verified_versions(monkeypatch):
+    monkeypatch.setattr(compat, 'installed_versions',
+                        lambda: {'paddlepaddle': '3.3.1', 'paddledet': '2.7.0'})
+    with pytest.warns(UserWarning, match=r'^paddledet 2\.7\.0 is installed'):
+        compat.check_versions()
