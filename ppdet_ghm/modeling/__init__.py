@@ -1,7 +1,8 @@
 from .anchor_generator import GHMRetinaAnchorGenerator
 from .assigner import GHMRetinaAssigner
+from .box_coder import DeltaXYWHBoxCoder
 from .post_process import GHMRetinaPostProcess
 from .retina_head import GHMRetinaHead
 
-__all__ = ['GHMRetinaAnchorGenerator', 'GHMRetinaAssigner',
+__all__ = ['GHMRetinaAnchorGenerator', 'GHMRetinaAssigner', 'DeltaXYWHBoxCoder',
            'GHMRetinaPostProcess', 'GHMRetinaHead']

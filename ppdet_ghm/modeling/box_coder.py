@@ -3,7 +3,10 @@ import math
 
 import paddle
 
-__all__ = ['encode_deltas', 'decode_deltas', 'MAX_LOG_RATIO']
+from ..registry import register
+
+__all__ = ['DeltaXYWHBoxCoder', 'as_box_coder', 'encode_deltas', 'decode_deltas',
+           'MAX_LOG_RATIO']
 
 # dw, dh are clamped to +-log(1000 / 16) before exp when decoding.
 MAX_LOG_RATIO = abs(math.log(16.0 / 1000.0))
@@ -63,3 +66,56 @@ def decode_deltas(anchors, deltas, means=(0., 0., 0., 0.),
         y1 = paddle.minimum(paddle.maximum(y1, zero), height)
         y2 = paddle.minimum(paddle.maximum(y2, zero), height)
     return paddle.stack([x1, y1, x2, y2], axis=-1)
+
+
+@register
+class DeltaXYWHBoxCoder(object):
+    """The box coder of the head and the post-processor: one config block
+    (``DeltaXYWHBoxCoder: {means, stds}``) injected into both, so training
+    encodes and inference decodes with the same normalisation (mmdetection's
+    ``bbox_coder``, detectron2's ``Box2BoxTransform``).
+
+    Args:
+        means, stds (list[float]): 4 values each; deltas are
+            ``((dx, dy, dw, dh) - means) / stds``.  The reference RetinaNet
+            uses means 0, stds 1.
+    """
+
+    def __init__(self, means=[0., 0., 0., 0.], stds=[1., 1., 1., 1.]):
+        for key, value in (('means', means), ('stds', stds)):
+            if len(value) != 4:
+                raise ValueError('DeltaXYWHBoxCoder.{}: expected 4 values '
+                                 '(dx, dy, dw, dh), got {!r}'.format(key, value))
+        if any(float(s) <= 0 for s in stds):
+            raise ValueError('DeltaXYWHBoxCoder.stds: expected 4 values > 0, '
+                             'got {!r}'.format(stds))
+        self.means = [float(m) for m in means]
+        self.stds = [float(s) for s in stds]
+
+    def encode(self, anchors, targets):
+        """:func:`encode_deltas` with this coder's means/stds;
+        ``(..., 4)`` -> ``(..., 4)``."""
+        return encode_deltas(anchors, targets, self.means, self.stds)
+
+    def decode(self, anchors, deltas, max_shape=None):
+        """:func:`decode_deltas` with this coder's means/stds;
+        ``(..., 4)`` -> ``(..., 4)`` boxes, clipped to ``max_shape``."""
+        return decode_deltas(anchors, deltas, self.means, self.stds,
+                             max_shape=max_shape)
+
+
+def as_box_coder(value, owner):
+    """The coder a module was given: the injected object, or a default
+    :class:`DeltaXYWHBoxCoder` when the module is built directly in Python
+    (ppdet's ``create`` replaces the default name by the configured coder).
+
+    Raises:
+        ValueError: naming ``owner`` when ``value`` is neither.
+    """
+    if value is None or value == 'DeltaXYWHBoxCoder':
+        return DeltaXYWHBoxCoder()
+    if callable(getattr(value, 'encode', None)) and callable(
+            getattr(value, 'decode', None)):
+        return value
+    raise ValueError('{}.box_coder: expected a box coder with encode/decode '
+                     '(e.g. DeltaXYWHBoxCoder), got {!r}'.format(owner, value))

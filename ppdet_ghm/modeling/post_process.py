@@ -4,7 +4,7 @@ import paddle.nn.functional as F
 
 from ..compat import multiclass_nms
 from ..registry import register
-from .box_coder import decode_deltas
+from .box_coder import as_box_coder
 
 __all__ = ['GHMRetinaPostProcess']
 
@@ -22,17 +22,17 @@ class GHMRetinaPostProcess(object):
     ``[class, score, x1, y1, x2, y2]`` and ``bbox_num`` ``(B,)``.
     """
     __shared__ = ['num_classes']
+    __inject__ = ['box_coder']
 
     def __init__(self, num_classes=80, nms_pre=1000, score_threshold=0.05,
                  nms_threshold=0.5, max_per_img=100,
-                 delta_mean=[0., 0., 0., 0.], delta_std=[1., 1., 1., 1.]):
+                 box_coder='DeltaXYWHBoxCoder'):
         self.num_classes = num_classes
         self.nms_pre = nms_pre
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.max_per_img = max_per_img
-        self.delta_mean = delta_mean
-        self.delta_std = delta_std
+        self.box_coder = as_box_coder(box_coder, 'GHMRetinaPostProcess')
 
     def _top_anchors(self, logits, deltas, anchors):
         """Keep the ``nms_pre`` anchors of one level with the best max score
@@ -81,9 +81,8 @@ class GHMRetinaPostProcess(object):
                                                   anchors):
             level_scores, deltas, level_anchors = self._top_anchors(
                 logits, deltas, level_anchors)
-            boxes.append(decode_deltas(
-                level_anchors, deltas, self.delta_mean, self.delta_std,
-                max_shape=im_shape))
+            boxes.append(self.box_coder.decode(level_anchors, deltas,
+                                               max_shape=im_shape))
             scores.append(level_scores)
         boxes = paddle.concat(boxes, axis=1)
         scores = paddle.concat(scores, axis=1)

@@ -8,7 +8,7 @@ from paddle.nn.initializer import Constant, Normal
 
 from ..losses.ghm_base import GHMLossBase
 from ..registry import register
-from .box_coder import encode_deltas
+from .box_coder import as_box_coder
 
 __all__ = ['GHMRetinaHead']
 
@@ -114,18 +114,19 @@ class GHMRetinaHead(nn.Layer):
         prior_prob (float): initial foreground probability of the logits.
         loss_per_level (bool): call the losses once per level (reference) or
             once over all levels.
-        delta_mean, delta_std (list[float]): box delta normalisation.
+        box_coder: injected; encodes the box targets (the post-processor
+            decodes with the same registered coder, ``DeltaXYWHBoxCoder``).
     """
     __shared__ = ['num_classes']
     __inject__ = ['conv_feat', 'anchor_generator', 'bbox_assigner',
-                  'loss_class', 'loss_bbox', 'post_process']
+                  'loss_class', 'loss_bbox', 'post_process', 'box_coder']
 
     def __init__(self, num_classes=80, conv_feat='RetinaFeat',
                  anchor_generator='GHMRetinaAnchorGenerator',
                  bbox_assigner='GHMRetinaAssigner', loss_class='GHMCLoss',
                  loss_bbox='GHMRLoss', post_process='GHMRetinaPostProcess',
                  prior_prob=0.01, loss_per_level=True,
-                 delta_mean=[0., 0., 0., 0.], delta_std=[1., 1., 1., 1.]):
+                 box_coder='DeltaXYWHBoxCoder'):
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError("GHMRetinaHead.num_classes: expected an integer "
@@ -138,8 +139,7 @@ class GHMRetinaHead(nn.Layer):
         self.loss_bbox = loss_bbox
         self.post_process_fn = post_process
         self.loss_per_level = loss_per_level
-        self.delta_mean = delta_mean
-        self.delta_std = delta_std
+        self.box_coder = as_box_coder(box_coder, 'GHMRetinaHead')
         if getattr(post_process, 'num_classes', num_classes) != num_classes:
             raise ValueError(
                 "GHMRetinaHead: post_process.num_classes ({}) differs from "
@@ -212,8 +212,8 @@ class GHMRetinaHead(nn.Layer):
             # give them a harmless box so no NaN is ever formed.
             matched_boxes = paddle.where(pos.unsqueeze(2), matched_boxes,
                                          anchors.unsqueeze(0))
-            box_targets = encode_deltas(anchors.unsqueeze(0), matched_boxes,
-                                        self.delta_mean, self.delta_std)
+            box_targets = self.box_coder.encode(anchors.unsqueeze(0),
+                                                matched_boxes)
         label_weights = (pos | neg).astype('float32')
         box_weights = pos.astype('float32')
         return labels, label_weights, box_targets.detach(), box_weights

@@ -169,10 +169,10 @@ def reference_architecture_problems(model):
                [8.0, 16.0, 32.0, 64.0, 128.0], 'P3..P7')
     for owner, name in ((head, 'GHMRetinaHead'),
                         (head.post_process_fn, 'GHMRetinaPostProcess')):
-        expect(name + '.delta_mean', [float(v) for v in owner.delta_mean],
-               [0.0] * 4, 'the reference box coder')
-        expect(name + '.delta_std', [float(v) for v in owner.delta_std],
-               [1.0] * 4, 'the reference box coder')
+        expect(name + '.box_coder.means', owner.box_coder.means, [0.0] * 4,
+               'the reference box coder')
+        expect(name + '.box_coder.stds', owner.box_coder.stds, [1.0] * 4,
+               'the reference box coder')
     return problems
 
 
