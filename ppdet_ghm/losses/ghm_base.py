@@ -55,6 +55,12 @@ class GHMLossBase(nn.Layer):
             process keeps its own histogram.
     """
 
+    # The head's contract (ppdet_ghm.modeling.retina_head): a GHM loss takes
+    # (pred, target, weight) and normalises by its own harmonizing weights,
+    # so the head does not divide by the number of positives.
+    normalizes_itself = True
+    task = None   # 'classification' / 'regression' in the subclasses
+
     def __init__(self, bins, momentum, loss_weight, reduction, last_edge,
                  sync_across_ranks=False):
         super().__init__()

@@ -48,6 +48,8 @@ class GHMCLoss(GHMLossBase):
             of a multi-process run (see :class:`GHMLossBase`).
     """
 
+    task = 'classification'
+
     def __init__(self, bins=10, momentum=0.0, use_sigmoid=True,
                  loss_weight=1.0, reduction='mean', sync_across_ranks=False):
         if use_sigmoid is not True:

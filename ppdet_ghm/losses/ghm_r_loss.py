@@ -30,6 +30,8 @@ class GHMRLoss(GHMLossBase):
             of a multi-process run (see :class:`GHMLossBase`).
     """
 
+    task = 'regression'
+
     def __init__(self, mu=0.02, bins=10, momentum=0.0, loss_weight=1.0,
                  reduction='mean', sync_across_ranks=False):
         if isinstance(mu, bool) or not isinstance(mu, numbers.Real) \

@@ -6,7 +6,6 @@ import paddle.nn as nn
 from paddle import ParamAttr
 from paddle.nn.initializer import Constant, Normal
 
-from ..losses.ghm_base import GHMLossBase
 from ..registry import register
 from .box_coder import as_box_coder
 
@@ -64,24 +63,57 @@ def pad_ground_truth(inputs):
             paddle.stack(valids), paddle.stack(crowds))
 
 
-# Losses the head knows how to call (see get_loss); by class name so that
-# PaddleDetection's own need not be imported here.
-CLASS_LOSSES = ('GHMCLoss', 'FocalLoss')
-BOX_LOSSES = ('GHMRLoss', 'SmoothL1Loss')
+# The head's contract with its losses (what each must accept):
+# * a loss with ``normalizes_itself = True`` (the GHM losses) names its
+#   ``task`` and is called as ``loss(pred, target, weight)``, returning the
+#   normalised scalar;
+# * any other loss is called as ``loss(pred, target, reduction='none')`` and
+#   returns one value per element of ``pred``; the head sums the valid ones
+#   and divides by the number of positives (PaddleDetection's FocalLoss,
+#   SmoothL1Loss, or any loss of that form).
+_TASKS = {'loss_class': 'classification', 'loss_bbox': 'regression'}
+_EXPECTED = {
+    'loss_class': 'a sigmoid classification loss on (N, num_classes) logits',
+    'loss_bbox': 'a regression loss on (N, 4) box deltas'}
 
 
-def _check_losses(loss_class, loss_bbox):
+def _probe(loss, key, num_classes):
+    """Call an element-wise loss once on dummy inputs of the head's shapes;
+    the problem found (str), or None."""
+    n = num_classes + 3   # no broadcasting of (n, C) against (n,)
+    if key == 'loss_class':
+        pred = paddle.zeros([n, num_classes])
+        target = paddle.full([n], num_classes, dtype='int64')  # background
+    else:
+        pred, target = paddle.zeros([n, 4]), paddle.zeros([n, 4])
+    try:
+        with paddle.no_grad():
+            out = loss(pred, target, reduction='none')
+    except Exception as err:  # noqa: BLE001  (any failure: cannot train)
+        return "calling it with reduction='none' failed ({}: {})".format(
+            type(err).__name__, err)
+    if not isinstance(out, paddle.Tensor) or list(out.shape) != list(pred.shape):
+        return "with reduction='none' it returned {} for input {}".format(
+            list(out.shape) if isinstance(out, paddle.Tensor) else
+            type(out).__name__, list(pred.shape))
+    return None
+
+
+def _check_losses(loss_class, loss_bbox, num_classes):
     """Refuse loss modules the head cannot train with, naming the key."""
-    for key, loss, allowed in (('loss_class', loss_class, CLASS_LOSSES),
-                               ('loss_bbox', loss_bbox, BOX_LOSSES)):
-        name = type(loss).__name__
-        if name not in allowed:
-            raise ValueError(
-                "GHMRetinaHead.{}: got {} ({!r}); expected one of {} ({})"
-                .format(key, name, loss, ', '.join(allowed),
-                        'a sigmoid classification loss on (N, num_classes) '
-                        'logits' if key == 'loss_class' else
-                        'a regression loss on (N, 4) box deltas'))
+    for key, loss in (('loss_class', loss_class), ('loss_bbox', loss_bbox)):
+        if getattr(loss, 'normalizes_itself', False):
+            task = getattr(loss, 'task', None)
+            problem = None if task == _TASKS[key] else \
+                'it is a {} loss'.format(task)
+        elif not callable(loss):
+            problem = 'not a loss module'
+        else:
+            problem = _probe(loss, key, num_classes)
+        if problem:
+            raise ValueError('GHMRetinaHead.{}: got {} ({!r}): {}; expected {}'
+                             .format(key, type(loss).__name__, loss, problem,
+                                     _EXPECTED[key]))
     if getattr(loss_class, 'use_sigmoid', True) is not True:
         raise ValueError(
             "GHMRetinaHead.loss_class: {} with use_sigmoid={!r}; the head "
@@ -145,7 +177,7 @@ class GHMRetinaHead(nn.Layer):
                 "GHMRetinaHead: post_process.num_classes ({}) differs from "
                 "num_classes ({})".format(post_process.num_classes, num_classes))
 
-        _check_losses(loss_class, loss_bbox)
+        _check_losses(loss_class, loss_bbox, num_classes)
 
         num_anchors = anchor_generator.num_anchors
         bias = -math.log((1 - prior_prob) / prior_prob)
@@ -286,7 +318,7 @@ class GHMRetinaHead(nn.Layer):
         loss_class = self.loss_class if loss is None else loss
         logits = logits.reshape([-1, self.num_classes])
         labels, weights = labels.reshape([-1]), weights.reshape([-1])
-        if isinstance(loss_class, GHMLossBase):
+        if getattr(loss_class, 'normalizes_itself', False):
             return loss_class(logits, labels, weights)
         loss = loss_class(logits, labels, reduction='none')
         return (loss * weights.unsqueeze(1)).sum() / num_pos
@@ -297,7 +329,7 @@ class GHMRetinaHead(nn.Layer):
         loss_bbox = self.loss_bbox if loss is None else loss
         deltas, targets = deltas.reshape([-1, 4]), targets.reshape([-1, 4])
         weights = weights.reshape([-1, 1]).expand([-1, 4])
-        if isinstance(loss_bbox, GHMLossBase):
+        if getattr(loss_bbox, 'normalizes_itself', False):
             return loss_bbox(deltas, targets, weights)
         loss = loss_bbox(deltas, targets, reduction='none')
         return (loss * weights).sum() / num_pos

@@ -173,3 +173,33 @@ def test_boxes_outside_the_image_or_without_area_stay_harmless():
     assert box_w.numpy().tolist() == [[0, 0, 0, 1]]
     assert labels.numpy().tolist() == [[3, 3, 3, 2]]
     assert np.isfinite(deltas.numpy()).all()
+
+
+class _ElementwiseL1(paddle.nn.Layer):
+    """A third box loss of the element-wise form, unknown to the head."""
+
+    def forward(self, pred, target, reduction='none'):
+        return (pred - target).abs()
+
+
+class _WeightedGHMC(GHMCLoss):
+    """A subclass of a GHM loss keeps its contract."""
+
+
+def test_head_accepts_any_loss_that_keeps_the_contract():
+    head = _head(loss_class=_WeightedGHMC(bins=30, momentum=0.75),
+                 loss_bbox=_ElementwiseL1())
+    deltas = paddle.ones([1, 2, 4])
+    weights = paddle.to_tensor([[1.0, 0.0]])
+    # element-wise losses: valid entries summed, divided by the positives
+    np.testing.assert_allclose(float(head.box_loss(
+        deltas, paddle.zeros([1, 2, 4]), weights, paddle.to_tensor(2.0))), 2.0)
+
+
+def test_head_names_a_loss_that_breaks_the_contract():
+    class NoReduction(paddle.nn.Layer):
+        def forward(self, pred, target):
+            return (pred - target).abs().mean()
+    with pytest.raises(ValueError, match=r"loss_bbox: got NoReduction .*"
+                                         r"reduction='none' failed"):
+        _head(loss_class=GHMCLoss(), loss_bbox=NoReduction())
