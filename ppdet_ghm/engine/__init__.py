@@ -1,9 +1,9 @@
 from .callbacks import RankLossLogger, parameter_digest
-from .safety import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
-                     NonFiniteLossGuard, PendingSignalCheck,
-                     TrainingInterrupted, install_atomic_checkpoints,
-                     install_signal_handlers, latest_checkpoint,
-                     raise_pending_interrupt)
+from .checkpoints import install_atomic_checkpoints, latest_checkpoint
+from .nonfinite_guard import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
+                              NonFiniteLossGuard)
+from .signals import (PendingSignalCheck, TrainingInterrupted,
+                      install_signal_handlers, raise_pending_interrupt)
 from .training import TrainResult, check_datasets, create_trainer, train
 
 __all__ = ['RankLossLogger', 'parameter_digest', 'MAX_CONSECUTIVE_SKIPS',

@@ -18,10 +18,10 @@ from ..data import check_dataset_config
 from ..utils import (ConfigError, check_resume_checkpoint,
                      resolve_pretrain_weights, resolve_weights_path)
 from .callbacks import RankLossLogger
-from .safety import (NonFiniteLossError, NonFiniteLossGuard,
-                     PendingSignalCheck, TrainingInterrupted,
-                     install_atomic_checkpoints, install_signal_handlers,
-                     latest_checkpoint, raise_pending_interrupt)
+from .checkpoints import install_atomic_checkpoints, latest_checkpoint
+from .nonfinite_guard import NonFiniteLossError, NonFiniteLossGuard
+from .signals import (PendingSignalCheck, TrainingInterrupted,
+                      install_signal_handlers, raise_pending_interrupt)
 
 __all__ = ['TrainResult', 'check_datasets', 'create_trainer', 'train']
 

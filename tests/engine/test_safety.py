@@ -1,6 +1,7 @@
-"""ppdet_ghm.engine.safety: non-finite losses stop (or skip) with the
-iteration and loss part named, checkpoints are written atomically, SIGTERM /
-SIGINT leave the latest checkpoint loadable, --amp keeps GHM state finite."""
+"""ppdet_ghm.engine's nonfinite_guard, checkpoints and signals: non-finite
+losses stop (or skip) with the iteration and loss part named, checkpoints are
+written atomically, SIGTERM / SIGINT leave the latest checkpoint loadable,
+--amp keeps GHM state finite."""
 import glob
 import os
 import signal
@@ -15,7 +16,7 @@ import pytest
 from ppdet_ghm.engine import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
                               NonFiniteLossGuard, install_atomic_checkpoints,
                               latest_checkpoint)
-from ppdet_ghm.engine.safety import _atomic
+from ppdet_ghm.engine.checkpoints import _atomic
 from conftest import build_model
 from tiny_demo import write_tiny_config
 

@@ -1,37 +1,19 @@
-"""Training that fails clearly and loses nothing.
+"""A NaN/inf loss fails clearly instead of reaching the optimizer.
 
-* :class:`NonFiniteLossGuard` looks at every training iteration's losses
-  before the optimizer step: a NaN/inf stops training with the iteration and
-  the loss part named (``nonfinite_loss: stop``, the default), or skips that
-  step's update (``nonfinite_loss: skip``, at most
-  :data:`MAX_CONSECUTIVE_SKIPS` in a row).
-* :func:`install_atomic_checkpoints` makes PaddleDetection write each
-  checkpoint file under a temporary name and rename it into place, so a
-  crash, a kill or an interrupt during a save never leaves a truncated
-  latest checkpoint.
-* :func:`install_signal_handlers` turns SIGTERM (and SIGINT) into a
-  :class:`TrainingInterrupted` exception, so the tool can say where training
-  stopped and which checkpoint is the latest.  A signal that arrives while
-  Paddle runs Python code of a ``PyLayer`` (GHM-C's backward is one) is
-  held until :class:`PendingSignalCheck` sees it at the step's end: Paddle
-  would turn an exception raised there into an anonymous ``OSError``.
+:class:`NonFiniteLossGuard` looks at every training iteration's losses
+before the optimizer step: a NaN/inf stops training with the iteration and
+the loss part named (``nonfinite_loss: stop``, the default), or skips that
+step's update (``nonfinite_loss: skip``, at most :data:`MAX_CONSECUTIVE_SKIPS`
+in a row).
 """
-import glob
-import os
-import re
-import signal
-
 import numpy as np
 import paddle
 import paddle.distributed as dist
 from ppdet.engine.callbacks import Callback
 
-from ..compat import wrap_optimizer_methods, wrap_ppdet_save_model
+from ..compat import wrap_optimizer_methods
 
-__all__ = ['NonFiniteLossError', 'NonFiniteLossGuard', 'MAX_CONSECUTIVE_SKIPS',
-           'install_atomic_checkpoints', 'TrainingInterrupted',
-           'install_signal_handlers', 'latest_checkpoint',
-           'PendingSignalCheck', 'raise_pending_interrupt']
+__all__ = ['NonFiniteLossError', 'NonFiniteLossGuard', 'MAX_CONSECUTIVE_SKIPS']
 
 #: ``nonfinite_loss: skip`` stops anyway after this many skipped steps in a row
 MAX_CONSECUTIVE_SKIPS = 10
@@ -156,108 +138,3 @@ class NonFiniteLossGuard(Callback):
                 return original(*args, **kwargs)
             return guarded
         wrap_optimizer_methods(optimizer, wrapper)
-
-
-# ------------------------------------------------------------ checkpoints ----
-_SUFFIXES = ('.pdparams', '.pdema', '.pdopt')
-
-
-def _atomic(save_model):
-    def atomic_save_model(model, optimizer, save_dir, save_name, *args,
-                          **kwargs):
-        """ppdet's ``save_model`` into temporary files, renamed into place
-        (optimizer state first, weights last) once all are written."""
-        temp = '.tmp-{}-{}'.format(save_name, os.getpid())
-        try:
-            save_model(model, optimizer, save_dir, temp, *args, **kwargs)
-            for suffix in sorted(_SUFFIXES, key=lambda s: s == '.pdparams'):
-                src = os.path.join(save_dir, temp + suffix)
-                if os.path.exists(src):
-                    os.replace(src, os.path.join(save_dir, save_name + suffix))
-        finally:
-            for suffix in _SUFFIXES:
-                leftover = os.path.join(save_dir, temp + suffix)
-                if os.path.exists(leftover):
-                    os.remove(leftover)
-    atomic_save_model.original = save_model
-    return atomic_save_model
-
-
-def install_atomic_checkpoints():
-    """Route PaddleDetection's checkpoint saving (``Checkpointer``) through
-    write-to-temp-then-rename. Idempotent."""
-    wrap_ppdet_save_model(_atomic)
-
-
-def latest_checkpoint(directory):
-    """Path (without suffix) of the newest complete checkpoint in
-    ``directory``, or None: ``model_final`` if present, else the highest
-    epoch number."""
-    if not os.path.isdir(directory):
-        return None
-    final = os.path.join(directory, 'model_final')
-    if os.path.isfile(final + '.pdparams'):
-        return final
-    epochs = [int(m.group(1)) for m in (
-        re.match(r'(\d+)\.pdparams$', os.path.basename(p))
-        for p in glob.glob(os.path.join(directory, '*.pdparams'))) if m]
-    return os.path.join(directory, str(max(epochs))) if epochs else None
-
-
-# ---------------------------------------------------------------- signals ----
-class TrainingInterrupted(KeyboardInterrupt):
-    """Training was stopped by a signal."""
-
-    def __init__(self, signum):
-        super().__init__(signal.Signals(signum).name)
-        self.signal_name = signal.Signals(signum).name
-
-
-# Signals held while Paddle's C++ code is calling back into Python.
-_PENDING = []
-_PYLAYER_FILE = os.path.join('paddle', 'autograd', 'py_layer.py')
-
-
-def _inside_pylayer(frame):
-    """True when ``frame`` runs (indirectly) inside a PyLayer's forward or
-    backward, which Paddle calls from C++: an exception raised there reaches
-    the caller as ``OSError`` with the Python error only in its text."""
-    while frame is not None:
-        if frame.f_code.co_filename.endswith(_PYLAYER_FILE):
-            return True
-        frame = frame.f_back
-    return False
-
-
-def raise_pending_interrupt():
-    """Raise :class:`TrainingInterrupted` for a signal that was held."""
-    if _PENDING:
-        raise TrainingInterrupted(_PENDING.pop(0))
-
-
-class PendingSignalCheck(Callback):
-    """Raise a held signal at the next step boundary (see the module doc)."""
-
-    def on_step_begin(self, status):
-        raise_pending_interrupt()
-
-    def on_step_end(self, status):
-        raise_pending_interrupt()
-
-
-def install_signal_handlers(signals=(signal.SIGTERM, signal.SIGINT)):
-    """Raise :class:`TrainingInterrupted` in the main thread on ``signals``
-    (a checkpoint being written is then abandoned, never left truncated:
-    see :func:`install_atomic_checkpoints`).  Inside a PyLayer the first
-    signal is held for :func:`raise_pending_interrupt`; a second one raises
-    at once."""
-    del _PENDING[:]
-
-    def handler(signum, frame):
-        if not _PENDING and _inside_pylayer(frame):
-            _PENDING.append(signum)
-            return
-        del _PENDING[:]
-        raise TrainingInterrupted(signum)
-    for signum in signals:
-        signal.signal(signum, handler)
