@@ -143,7 +143,8 @@ def parse_cli_options(parser, options):
 
 
 def coco17_class_names():
-    """The 80 COCO class names in class-id order (ascending category id).
+    """The 80 COCO class names in class-id order (ascending category id, as
+    PaddleDetection's COCODataSet and mmdetection's CocoDataset number them).
 
     Relies on ``ppdet.data.source.category._coco17_category`` (ppdet 2.6)
     returning ``(clsid2catid, catid2name)``."""

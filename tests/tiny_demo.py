@@ -35,3 +35,29 @@ TrainReader: {{batch_size: 2}}
 use_ema: false
 """.format(base=DEMO_CONFIG, out=save_dir, data=data_dir, epoch=epoch) + extra)
     return str(path)
+
+
+# epoch 0 trains normally; from epoch 1 the lr is 1e10 and the next loss NaN
+EXPLODING_LR = """\
+LearningRate:
+  base_lr: 0.01
+  schedulers:
+  - !PiecewiseDecay
+    gamma: 1.0e+12
+    milestones: [1]
+  - !LinearWarmup
+    start_factor: 1.0
+    steps: 0
+"""
+
+
+def write_tiny_data(root):
+    """8 train / 2 val demo images of 64 px (what the training tests use).
+
+    Returns:
+        str: ``root``.
+    """
+    from ppdet_ghm.data import generate_demo_dataset
+    generate_demo_dataset(str(root), num_train=8, num_val=2, image_size=64,
+                          seed=1)
+    return str(root)

@@ -67,11 +67,6 @@ def check_datasets(cfg, *keys):
         fail(err)
 
 
-def _refused(cfg, err):
-    # PaddleDetection's own modules check their arguments with assert
-    fail('{}: {}'.format(cfg.get('_config_path', 'config'), err or repr(err)))
-
-
 def make_trainer(cfg, mode):
     """PaddleDetection's Trainer (``ppdet_ghm.engine.create_trainer``); a
     module refusing its config ends the tool with that message."""
@@ -85,11 +80,11 @@ def make_trainer(cfg, mode):
 def build_model(cfg):
     """The config's model without a Trainer (no dataset needed); a refused
     config ends the tool as in :func:`make_trainer`."""
-    from ppdet.core.workspace import create
+    from ppdet_ghm.engine import create_model
     try:
-        return create(cfg.architecture)
-    except (ValueError, AssertionError) as err:
-        _refused(cfg, err)
+        return create_model(cfg)
+    except ConfigError as err:
+        fail(err)
 
 
 def trainer_with_weights(cfg, mode):

@@ -43,13 +43,6 @@ def parse_args(argv=None):
     return args
 
 
-def coco_class_names():
-    """PaddleDetection's COCO class names in class-id order (ascending
-    category id, as its COCODataSet and mmdetection's CocoDataset number
-    them)."""
-    return coco17_class_names()
-
-
 def check_class_names(meta, cfg):
     """A line about the checkpoint's class names vs the config's dataset."""
     classes = meta.get('CLASSES') if isinstance(meta, dict) else None
@@ -58,7 +51,7 @@ def check_class_names(meta, cfg):
     if cfg.get('metric') != 'COCO' or cfg.get('num_classes') != 80:
         return ('class names: {} in the checkpoint; not compared (the config '
                 'is not COCO with 80 classes)'.format(len(classes)))
-    problem = compare_class_names(classes, coco_class_names())
+    problem = compare_class_names(classes, coco17_class_names())
     if problem:
         return 'WARNING class names: ' + problem
     return ("class names: the checkpoint's 80 meta CLASSES are PaddleDetection's "

@@ -4,10 +4,12 @@ from .nonfinite_guard import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
                               NonFiniteLossGuard)
 from .signals import (PendingSignalCheck, TrainingInterrupted,
                       install_signal_handlers, raise_pending_interrupt)
-from .training import TrainResult, check_datasets, create_trainer, train
+from .training import (TrainResult, check_datasets, create_model,
+                       create_trainer, train)
 
 __all__ = ['RankLossLogger', 'parameter_digest', 'MAX_CONSECUTIVE_SKIPS',
            'NonFiniteLossError', 'NonFiniteLossGuard', 'TrainingInterrupted',
            'install_atomic_checkpoints', 'install_signal_handlers',
            'latest_checkpoint', 'PendingSignalCheck', 'raise_pending_interrupt',
-           'TrainResult', 'check_datasets', 'create_trainer', 'train']
+           'TrainResult', 'check_datasets', 'create_model', 'create_trainer',
+           'train']

@@ -15,6 +15,7 @@ from ppdet.engine.callbacks import Callback
 __all__ = ['TrainingInterrupted', 'install_signal_handlers',
            'PendingSignalCheck', 'raise_pending_interrupt']
 
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Training was stopped by a signal."""
 

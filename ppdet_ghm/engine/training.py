@@ -23,7 +23,8 @@ from .nonfinite_guard import NonFiniteLossError, NonFiniteLossGuard
 from .signals import (PendingSignalCheck, TrainingInterrupted,
                       install_signal_handlers, raise_pending_interrupt)
 
-__all__ = ['TrainResult', 'check_datasets', 'create_trainer', 'train']
+__all__ = ['TrainResult', 'check_datasets', 'create_model', 'create_trainer',
+           'train']
 
 
 @dataclass
@@ -49,6 +50,13 @@ def check_datasets(cfg, *keys, stream=sys.stderr):
             print('warning: {}: {}'.format(key, message), file=stream)
 
 
+def _refused(cfg, err):
+    """``err`` from a module's constructor as a :class:`ConfigError` naming
+    the config file."""
+    return ConfigError('{}: {}'.format(cfg.get('_config_path', 'config'),
+                                       err or repr(err)))
+
+
 def create_trainer(cfg, mode):
     """PaddleDetection's ``Trainer`` for ``cfg`` in ``mode``.
 
@@ -61,8 +69,18 @@ def create_trainer(cfg, mode):
     try:
         return Trainer(cfg, mode=mode)
     except (ValueError, AssertionError) as err:
-        raise ConfigError('{}: {}'.format(
-            cfg.get('_config_path', 'config'), err or repr(err))) from err
+        raise _refused(cfg, err) from err
+
+
+def create_model(cfg):
+    """The config's architecture without a Trainer (no dataset needed);
+    a refused config raises :class:`ConfigError` as in
+    :func:`create_trainer`."""
+    from ppdet.core.workspace import create
+    try:
+        return create(cfg.architecture)
+    except (ValueError, AssertionError) as err:
+        raise _refused(cfg, err) from err
 
 
 def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
@@ -105,8 +123,7 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
     try:
         guard = NonFiniteLossGuard(trainer, cfg.get('nonfinite_loss', 'stop'))
     except ValueError as err:
-        raise ConfigError('{}: {}'.format(
-            cfg.get('_config_path', 'config'), err)) from err
+        raise _refused(cfg, err) from err
     trainer.register_callbacks([RankLossLogger(trainer), guard,
                                 PendingSignalCheck(trainer)])
     install_atomic_checkpoints()

@@ -18,7 +18,7 @@ from ppdet_ghm.engine import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
                               latest_checkpoint)
 from ppdet_ghm.engine.checkpoints import _atomic
 from conftest import build_model
-from tiny_demo import write_tiny_config
+from tiny_demo import EXPLODING_LR, write_tiny_config, write_tiny_data
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 
@@ -148,10 +148,7 @@ def test_latest_checkpoint(tmp_path):
 # ------------------------------------------------------ training, end to end ----
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
-    from ppdet_ghm.data import generate_demo_dataset
-    root = str(tmp_path_factory.mktemp('safety_data'))
-    generate_demo_dataset(root, num_train=8, num_val=2, image_size=64, seed=1)
-    return root
+    return write_tiny_data(tmp_path_factory.mktemp('safety_data'))
 
 
 def config(tmp_path, data, extra=''):
@@ -160,21 +157,6 @@ def config(tmp_path, data, extra=''):
     path = write_tiny_config(tmp_path / 'run.yml', data, tmp_path / 'out',
                              epoch=3, extra=extra)
     return path, str(tmp_path / 'out' / 'run')
-
-
-# epoch 0 trains normally; from epoch 1 the learning rate is 1e10: the next
-# loss is NaN
-EXPLODING_LR = """\
-LearningRate:
-  base_lr: 0.01
-  schedulers:
-  - !PiecewiseDecay
-    gamma: 1.0e+12
-    milestones: [1]
-  - !LinearWarmup
-    start_factor: 1.0
-    steps: 0
-"""
 
 
 def train(*args, **kw):

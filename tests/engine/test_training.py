@@ -5,31 +5,15 @@ import os
 import signal
 
 import pytest
-from tiny_demo import write_tiny_config
+from tiny_demo import EXPLODING_LR, write_tiny_config, write_tiny_data
 
-from ppdet_ghm.data import DatasetError, generate_demo_dataset
+from ppdet_ghm.data import DatasetError
 from ppdet_ghm.engine import NonFiniteLossError, TrainResult, train
 from ppdet_ghm.utils import ConfigError
 
-# epoch 0 trains normally; from epoch 1 the lr is 1e10 and the loss NaN
-EXPLODING_LR = """\
-LearningRate:
-  base_lr: 0.01
-  schedulers:
-  - !PiecewiseDecay
-    gamma: 1.0e+12
-    milestones: [1]
-  - !LinearWarmup
-    start_factor: 1.0
-    steps: 0
-"""
-
-
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('training_data'))
-    generate_demo_dataset(root, num_train=8, num_val=2, image_size=64, seed=1)
-    return root
+    return write_tiny_data(tmp_path_factory.mktemp('training_data'))
 
 
 @pytest.fixture(autouse=True)
