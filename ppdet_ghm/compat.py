@@ -13,7 +13,7 @@ __all__ = ['VERIFIED', 'installed_versions', 'version_warnings',
            'wrap_optimizer_methods', 'restart_train_loader',
            'parse_cli_options', 'coco17_class_names', 'schema_module',
            'is_module_schema', 'host_allocated_peak_mb',
-           'request_ground_truth']
+           'request_ground_truth', 'set_cpu_threads']
 
 # distribution name -> the version every shim below was verified with
 VERIFIED = {'paddlepaddle': '3.3.1', 'paddledet': '2.6.0'}
@@ -53,6 +53,19 @@ def check_versions():
 
 
 # ------------------------------------------------------------- paddle ops ----
+def set_cpu_threads(num_threads):
+    """Use ``num_threads`` threads in Paddle's CPU kernels (oneDNN/MKL/OpenMP).
+
+    Relies on ``paddle.base.core.set_num_threads`` (the runtime counterpart
+    of ``OMP_NUM_THREADS``, which Paddle only reads at import and resets to 1
+    when unset; verified in 3.3.1).  Calling it after import needs no
+    import-order care.
+    """
+    from paddle.base import core
+    core.set_num_threads(int(num_threads))
+
+
+
 def multiclass_nms(boxes, scores, score_threshold, keep_top_k, nms_threshold):
     """Class-wise NMS with Paddle's C++ ``multiclass_nms3`` kernel.
 

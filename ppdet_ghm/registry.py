@@ -6,8 +6,6 @@ notebook's autoreload) executes the module again; that must not crash, and a
 name clash with a *different* module (e.g. PaddleDetection's own ``FocalLoss``)
 must still be a clear error.
 """
-from ppdet.core import workspace
-
 from .compat import schema_module
 
 __all__ = ['register']
@@ -20,6 +18,7 @@ def register(cls):
     yml config merged into it); ``workspace.create`` looks the class up by name
     on the (reloaded) module object, so it builds the new class.
     """
+    from ppdet.core import workspace  # at call time: see ppdet_ghm/__init__.py
     existing = workspace.global_config.get(cls.__name__)
     if existing is None:
         return workspace.register(cls)

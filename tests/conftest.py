@@ -1,23 +1,42 @@
 import contextlib
 import json
 import os
+import signal
 
 import numpy as np
 import pytest
 
 import ppdet_ghm  # noqa: F401  (registers before any workspace snapshot)
+from tiny_demo import TINY_MODEL
 
-DATA = os.path.join(os.path.dirname(__file__), 'data')
+FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 
 
 @pytest.fixture(scope='session')
 def ghm_reference():
     """Reference inputs/gradients (npz) and outputs (json) of the original
-    GHM-C/GHM-R implementation; see tests/data/README.md."""
-    arrays = dict(np.load(os.path.join(DATA, 'ghm_reference.npz')))
-    with open(os.path.join(DATA, 'ghm_reference_outputs.json')) as f:
+    GHM-C/GHM-R implementation; see tests/fixtures/README.md."""
+    arrays = dict(np.load(os.path.join(FIXTURES, 'ghm_reference.npz')))
+    with open(os.path.join(FIXTURES, 'ghm_reference_outputs.json')) as f:
         outputs = json.load(f)
     return arrays, outputs
+
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory):
+    """The tests' one demo dataset: 8 train / 4 val images of 64 px
+    (``tiny_demo.write_tiny_data``).  Shared: read it, do not change it."""
+    from tiny_demo import write_tiny_data
+    return write_tiny_data(tmp_path_factory.mktemp('tiny_data'))
+
+
+@pytest.fixture
+def keep_signal_handlers():
+    """Training installs SIGTERM/SIGINT handlers: give pytest its own back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -52,23 +71,18 @@ def clean_workspace():
         yield
 
 
-TINY_OVERRIDES = {
-    # a detector small enough for a CPU test; the head/loss/post-process
-    # settings stay those of the config under test
-    'ResNet': {'depth': 18, 'groups': 1, 'base_width': 64},
-    'FPN': {'out_channel': 16},
-    # GroupNorm (the demo's towers) needs >= 32 channels: plain convs here
-    'RetinaFeat': {'feat_in': 16, 'feat_out': 16, 'num_convs': 1,
-                   'norm_type': None},
-    'num_classes': 3,
-}
+TINY_OVERRIDES = dict(
+    TINY_MODEL,
+    # the shipped COCO configs' backbone shrunk too, and fewer classes
+    ResNet={'depth': 18, 'groups': 1, 'base_width': 64},
+    num_classes=3)
 
 
-def build_model(config, overrides=TINY_OVERRIDES):
+def config_and_model(config, overrides=TINY_OVERRIDES):
     """Load a shipped config (path relative to the repo), apply overrides,
     build its architecture."""
     from ppdet.core.workspace import create, load_config, merge_config
-    cfg = load_config(os.path.join(os.path.dirname(DATA), '..', config))
+    cfg = load_config(os.path.join(os.path.dirname(FIXTURES), '..', config))
     if overrides:
         merge_config(copy_deep(overrides))
     return cfg, create(cfg.architecture)

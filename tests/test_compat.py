@@ -84,14 +84,11 @@ def test_wrap_ppdet_save_model_is_the_name_checkpointer_calls():
         callbacks.save_model = saved
 
 
-def test_restart_train_loader_uses_the_loaders_attributes(tmp_path):
+def test_restart_train_loader_uses_the_loaders_attributes(tiny_data):
     from ppdet.data.reader import TrainReader
     from ppdet.data.source.coco import COCODataSet
 
-    from ppdet_ghm.data import generate_demo_dataset
-    generate_demo_dataset(str(tmp_path), num_train=4, num_val=1,
-                          image_size=64, seed=0)
-    dataset = COCODataSet(dataset_dir=str(tmp_path), image_dir='train',
+    dataset = COCODataSet(dataset_dir=tiny_data, image_dir='train',
                           anno_path='annotations/instances_train.json',
                           data_fields=['image', 'gt_bbox', 'gt_class'])
     loader = TrainReader(sample_transforms=[{'Decode': {}}],
@@ -128,13 +125,10 @@ def test_module_schemas_and_their_modules():
     assert compat.schema_module({'bins': 30}) is None
 
 
-def test_request_ground_truth_makes_an_eval_dataset_load_boxes(tmp_path):
+def test_request_ground_truth_makes_an_eval_dataset_load_boxes(tiny_data):
     from ppdet.data.source.coco import COCODataSet
 
-    from ppdet_ghm.data import generate_demo_dataset
-    generate_demo_dataset(str(tmp_path), num_train=1, num_val=2,
-                          image_size=64, seed=0)
-    dataset = COCODataSet(dataset_dir=str(tmp_path), image_dir='val',
+    dataset = COCODataSet(dataset_dir=tiny_data, image_dir='val',
                           anno_path='annotations/instances_val.json',
                           data_fields=['image'])
     compat.request_ground_truth(dataset).parse_dataset()
@@ -146,3 +140,12 @@ def test_check_versions_warns_outside_the_verified_versions(monkeypatch):
                         lambda: {'paddlepaddle': '3.3.1', 'paddledet': '2.7.0'})
     with pytest.warns(UserWarning, match=r'^paddledet 2\.7\.0 is installed'):
         compat.check_versions()
+
+
+def test_set_cpu_threads_reaches_paddles_runtime_setting():
+    # the runtime counterpart of OMP_NUM_THREADS; an upgrade that drops or
+    # renames it fails here by name
+    from paddle.base import core
+    assert callable(core.set_num_threads)
+    compat.set_cpu_threads(1)
+    compat.set_cpu_threads(2)

@@ -3,7 +3,7 @@ import glob
 import os
 
 import pytest
-from conftest import build_model
+from conftest import config_and_model
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 SHIPPED = sorted(os.path.relpath(p, ROOT) for p in glob.glob(
@@ -31,7 +31,7 @@ PPDET_HEAD = {os.path.join('configs', 'demo', 'ppdet_retinanet_demo.yml')}
 
 @pytest.mark.parametrize('config', SHIPPED)
 def test_config_builds_its_model(config):
-    cfg, model = build_model(config, overrides=None)
+    cfg, model = config_and_model(config, overrides=None)
     head = model.head
     if config in PPDET_HEAD:
         assert type(head).__name__ == 'RetinaHead'
@@ -48,7 +48,7 @@ def test_config_builds_its_model(config):
 
 
 def test_reference_schedule_and_losses():
-    cfg, model = build_model('configs/ghm/retinanet_ghm_r50_fpn_1x_coco.yml',
+    cfg, model = config_and_model('configs/ghm/retinanet_ghm_r50_fpn_1x_coco.yml',
                              overrides=None)
     assert cfg.TrainReader['batch_size'] == 2 and cfg.epoch == 12
     lr = cfg.LearningRate
@@ -67,11 +67,11 @@ def test_reference_schedule_and_losses():
 
 
 def test_baselines_swap_only_the_losses():
-    _, model = build_model('configs/ghm/retinanet_fl_sl1_r50_fpn_1x_coco.yml', overrides=None)
+    _, model = config_and_model('configs/ghm/retinanet_fl_sl1_r50_fpn_1x_coco.yml', overrides=None)
     fl, sl1 = model.head.loss_class, model.head.loss_bbox
     assert type(fl).__name__ == 'FocalLoss' and (fl.gamma, fl.alpha) == (2.0, 0.25)
     assert type(sl1).__name__ == 'SmoothL1Loss' and sl1.beta == 0.11
-    _, model = build_model('configs/ghm/retinanet_ghmc_sl1_r50_fpn_1x_coco.yml', overrides=None)
+    _, model = config_and_model('configs/ghm/retinanet_ghmc_sl1_r50_fpn_1x_coco.yml', overrides=None)
     assert type(model.head.loss_class).__name__ == 'GHMCLoss'
     assert type(model.head.loss_bbox).__name__ == 'SmoothL1Loss'
 
@@ -79,7 +79,7 @@ def test_baselines_swap_only_the_losses():
 def test_benchmark_baseline_is_paddledetection_retinanet():
     """configs/benchmark/ppdet_retinanet_r50_fpn.yml builds PaddleDetection's
     own RetinaNet with the values of its retinanet_r50_fpn.yml."""
-    _, model = build_model('configs/benchmark/ppdet_retinanet_r50_fpn.yml',
+    _, model = config_and_model('configs/benchmark/ppdet_retinanet_r50_fpn.yml',
                            overrides=None)
     head = model.head
     assert type(head).__module__ == 'ppdet.modeling.heads.retina_head'

@@ -8,11 +8,32 @@ import os
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 DEMO_CONFIG = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_demo.yml')
 
+# The tests' one tiny detector: the config's own backbone, a 16-channel FPN
+# and a one-conv head tower without GroupNorm (which needs >= 32 channels);
+# head, loss and post-process settings stay those of the config under test.
+TINY_MODEL = {
+    'FPN': {'out_channel': 16},
+    'RetinaFeat': {'feat_in': 16, 'feat_out': 16, 'num_convs': 1,
+                   'norm_type': None},
+}
+
+
+def tiny_model_options():
+    """:data:`TINY_MODEL` as ``-o`` options (``['FPN.out_channel=16', ...]``)."""
+    return ['{}.{}={}'.format(block, key, 'null' if value is None else value)
+            for block, options in TINY_MODEL.items()
+            for key, value in options.items()]
+
+
+def _flow_yaml(options):
+    return '{{{}}}'.format(', '.join(
+        '{}: {}'.format(k, 'null' if v is None else v) for k, v in options.items()))
+
 
 def write_tiny_config(path, data_dir, save_dir, epoch=1, extra=''):
     """Write a config that inherits the demo one and shrinks it.
 
-    16-channel FPN, a one-conv head without GroupNorm, batch 2, no weight EMA, every dataset read from
+    :data:`TINY_MODEL`, batch 2, no weight EMA, every dataset read from
     ``data_dir``, checkpoints under ``save_dir``. ``extra`` is yml appended
     at the end; a top-level key there replaces the one above it whole.
 
@@ -29,11 +50,12 @@ epoch: {epoch}
 TrainDataset: {{dataset_dir: {data}}}
 EvalDataset: {{dataset_dir: {data}}}
 TestDataset: {{dataset_dir: {data}}}
-FPN: {{out_channel: 16}}
-RetinaFeat: {{feat_in: 16, feat_out: 16, num_convs: 1, norm_type: null}}
+{model}
 TrainReader: {{batch_size: 2}}
 use_ema: false
-""".format(base=DEMO_CONFIG, out=save_dir, data=data_dir, epoch=epoch) + extra)
+""".format(base=DEMO_CONFIG, out=save_dir, data=data_dir, epoch=epoch,
+           model='\n'.join('{}: {}'.format(block, _flow_yaml(options))
+                           for block, options in TINY_MODEL.items())) + extra)
     return str(path)
 
 
@@ -52,12 +74,23 @@ LearningRate:
 
 
 def write_tiny_data(root):
-    """8 train / 2 val demo images of 64 px (what the training tests use).
+    """8 train / 4 val demo images of 64 px (what the training tests use).
 
     Returns:
         str: ``root``.
     """
     from ppdet_ghm.data import generate_demo_dataset
-    generate_demo_dataset(str(root), num_train=8, num_val=2, image_size=64,
+    generate_demo_dataset(str(root), num_train=8, num_val=4, image_size=64,
                           seed=1)
     return str(root)
+
+
+def assert_loadable_checkpoint(checkpoint):
+    """``checkpoint`` (path without suffix) has both files, and its weights
+    are all finite."""
+    import numpy as np
+    import paddle
+    state = paddle.load(checkpoint + '.pdparams', return_numpy=True)
+    assert state and all(np.isfinite(v).all() for v in state.values()
+                         if isinstance(v, np.ndarray))
+    paddle.load(checkpoint + '.pdopt')

@@ -16,7 +16,7 @@ import os
 from _common import (ArgsParser, check_datasets, fail, load_tool_config,
                      make_trainer)
 
-from ppdet_ghm.analysis import format_probe, probe_training
+from ppdet_ghm.analysis.learning_probe import format_probe, probe_training
 
 
 def parse_args(argv=None):

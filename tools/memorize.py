@@ -15,10 +15,10 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
-sys.path.insert(0, ROOT)
-from ppdet_ghm.analysis.memorization import (  # noqa: E402
+from ppdet_ghm.analysis.memorization import (
     CASES, make_memorization_data, write_memorization_config)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 
 
 def main(argv=None):

@@ -4,12 +4,14 @@ from .nonfinite_guard import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
                               NonFiniteLossGuard)
 from .signals import (PendingSignalCheck, TrainingInterrupted,
                       install_signal_handlers, raise_pending_interrupt)
+from .runtime import cpu_threads_per_process, load_config, select_device
 from .training import (TrainResult, check_datasets, create_model,
-                       create_trainer, train)
+                       create_trainer, create_trainer_with_weights, train)
 
 __all__ = ['RankLossLogger', 'parameter_digest', 'MAX_CONSECUTIVE_SKIPS',
            'NonFiniteLossError', 'NonFiniteLossGuard', 'TrainingInterrupted',
            'install_atomic_checkpoints', 'install_signal_handlers',
            'latest_checkpoint', 'PendingSignalCheck', 'raise_pending_interrupt',
            'TrainResult', 'check_datasets', 'create_model', 'create_trainer',
-           'train']
+           'create_trainer_with_weights', 'train', 'load_config',
+           'select_device', 'cpu_threads_per_process']

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from ..compat import restart_train_loader
 from ..data import check_dataset_config
 from ..utils import (ConfigError, check_resume_checkpoint,
-                     resolve_pretrain_weights, resolve_weights_path)
+                     check_weights_cover_model, resolve_pretrain_weights,
+                     resolve_weights_path)
 from .callbacks import RankLossLogger
 from .checkpoints import install_atomic_checkpoints, latest_checkpoint
 from .nonfinite_guard import NonFiniteLossError, NonFiniteLossGuard
@@ -24,7 +25,7 @@ from .signals import (PendingSignalCheck, TrainingInterrupted,
                       install_signal_handlers, raise_pending_interrupt)
 
 __all__ = ['TrainResult', 'check_datasets', 'create_model', 'create_trainer',
-           'train']
+           'create_trainer_with_weights', 'train']
 
 
 @dataclass
@@ -40,14 +41,15 @@ class TrainResult:
     skipped: list = field(default_factory=list)
 
 
-def check_datasets(cfg, *keys, stream=sys.stderr):
+def check_datasets(cfg, *keys, stream=None):
     """Check the config's COCO datasets (``'TrainDataset'``, ...) before
     ppdet reads them; raise :class:`~ppdet_ghm.data.DatasetError` on a
-    defect and print each warning to ``stream``."""
+    defect and print each warning to ``stream`` (default: ``sys.stderr``)."""
     for key in keys:
         report = check_dataset_config(cfg[key], key)
         for message in report.warnings() if report else []:
-            print('warning: {}: {}'.format(key, message), file=stream)
+            print('warning: {}: {}'.format(key, message),
+                  file=stream or sys.stderr)
 
 
 def _refused(cfg, err):
@@ -81,6 +83,23 @@ def create_model(cfg):
         return create(cfg.architecture)
     except (ValueError, AssertionError) as err:
         raise _refused(cfg, err) from err
+
+
+def create_trainer_with_weights(cfg, mode):
+    """PaddleDetection's Trainer in ``mode`` with ``cfg.weights`` loaded,
+    after checking that they cover the model (ppdet's loader would keep the
+    random init of missing parameters without a word) and, for ``'eval'``,
+    the evaluation dataset.
+
+    Raises:
+        ConfigError, DatasetError, WeightsError.
+    """
+    if mode == 'eval':
+        check_datasets(cfg, 'EvalDataset')
+    trainer = create_trainer(cfg, mode)
+    weights = check_weights_cover_model(trainer.model, cfg.get('weights'))
+    trainer.load_weights(weights)
+    return trainer
 
 
 def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):

@@ -141,8 +141,11 @@ class GHMRetinaHead(nn.Layer):
 
     Args:
         num_classes (int): foreground classes.
-        conv_feat, anchor_generator, bbox_assigner, loss_class, loss_bbox,
-            post_process: injected modules.
+        conv_feat, anchor_generator, bbox_assigner, loss_class, loss_bbox:
+            injected modules.
+        post_processor: injected; decodes and runs NMS for
+            :meth:`post_process` (the method PaddleDetection's ``RetinaNet``
+            calls), e.g. ``GHMRetinaPostProcess``.
         prior_prob (float): initial foreground probability of the logits.
         loss_per_level (bool): call the losses once per level (reference) or
             once over all levels.
@@ -151,12 +154,12 @@ class GHMRetinaHead(nn.Layer):
     """
     __shared__ = ['num_classes']
     __inject__ = ['conv_feat', 'anchor_generator', 'bbox_assigner',
-                  'loss_class', 'loss_bbox', 'post_process', 'box_coder']
+                  'loss_class', 'loss_bbox', 'post_processor', 'box_coder']
 
     def __init__(self, num_classes=80, conv_feat='RetinaFeat',
                  anchor_generator='GHMRetinaAnchorGenerator',
                  bbox_assigner='GHMRetinaAssigner', loss_class='GHMCLoss',
-                 loss_bbox='GHMRLoss', post_process='GHMRetinaPostProcess',
+                 loss_bbox='GHMRLoss', post_processor='GHMRetinaPostProcess',
                  prior_prob=0.01, loss_per_level=True,
                  box_coder='DeltaXYWHBoxCoder'):
         super().__init__()
@@ -169,13 +172,13 @@ class GHMRetinaHead(nn.Layer):
         self.bbox_assigner = bbox_assigner
         self.loss_class = loss_class
         self.loss_bbox = loss_bbox
-        self.post_process_fn = post_process
+        self.post_processor = post_processor
         self.loss_per_level = loss_per_level
         self.box_coder = as_box_coder(box_coder, 'GHMRetinaHead')
-        if getattr(post_process, 'num_classes', num_classes) != num_classes:
+        if getattr(post_processor, 'num_classes', num_classes) != num_classes:
             raise ValueError(
-                "GHMRetinaHead: post_process.num_classes ({}) differs from "
-                "num_classes ({})".format(post_process.num_classes, num_classes))
+                "GHMRetinaHead: post_processor.num_classes ({}) differs from "
+                "num_classes ({})".format(post_processor.num_classes, num_classes))
 
         _check_losses(loss_class, loss_bbox, num_classes)
 
@@ -338,5 +341,5 @@ class GHMRetinaHead(nn.Layer):
         """Detections in PaddleDetection's format: ``bbox`` ``(M, 6)``,
         ``bbox_num`` ``(B,)``, and the NMS keep index."""
         logits, deltas, anchors = self.level_outputs(head_outputs)
-        return self.post_process_fn(logits, deltas, anchors, im_shape,
-                                    scale_factor)
+        return self.post_processor(logits, deltas, anchors, im_shape,
+                                   scale_factor)

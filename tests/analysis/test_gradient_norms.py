@@ -3,7 +3,7 @@ import numpy as np
 import paddle
 import pytest
 
-from ppdet_ghm.analysis import (GradientNormStats, classification_curves,
+from ppdet_ghm.analysis.gradient_norms import (GradientNormStats, classification_curves,
                                 gradient_shares,
                                 classification_gradient_norms, ghm_weights,
                                 regression_curves, regression_gradient_norms)

@@ -4,7 +4,7 @@ import paddle
 from ppdet.modeling.heads.retina_head import RetinaFeat
 from ppdet.modeling.losses import FocalLoss, SmoothL1Loss
 
-from ppdet_ghm.analysis import level_gradient_stats, pre_clip_gradient_norm
+from ppdet_ghm.analysis.level_gradients import level_gradient_stats, pre_clip_gradient_norm
 from ppdet_ghm.losses import GHMCLoss, GHMRLoss
 from ppdet_ghm.modeling import (GHMRetinaAnchorGenerator, GHMRetinaAssigner,
                                 GHMRetinaHead, GHMRetinaPostProcess)
@@ -18,7 +18,7 @@ def _head():
         anchor_generator=GHMRetinaAnchorGenerator(octave_base_scale=2),
         bbox_assigner=GHMRetinaAssigner(), loss_class=GHMCLoss(bins=30, momentum=0.75),
         loss_bbox=GHMRLoss(mu=0.02, bins=10, momentum=0.7),
-        post_process=GHMRetinaPostProcess(num_classes=3))
+        post_processor=GHMRetinaPostProcess(num_classes=3))
 
 
 def _batch(head):
@@ -99,7 +99,7 @@ def test_pre_clip_gradient_norm_is_the_global_l2_norm():
 
 
 def test_probe_table_counts_clipped_steps_and_shows_the_positives_share():
-    from ppdet_ghm.analysis import format_probe
+    from ppdet_ghm.analysis.learning_probe import format_probe
     stats = {'levels': ['P3', 'P4'], 'num_pos': [3, 1],
              'focal': {'loss': [1.0, 2.0], 'pos_grad_mean': [0.5, 0.25],
                        'pos_grad_sum': [3.0, 1.0], 'neg_grad_sum': [1.0, 3.0],

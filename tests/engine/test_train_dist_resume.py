@@ -39,12 +39,9 @@ def records(path):
         return [json.loads(line) for line in f]
 
 
-@pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    from ppdet_ghm.data import generate_demo_dataset
-    root = str(tmp_path_factory.mktemp('data'))
-    generate_demo_dataset(root, num_train=8, num_val=2, image_size=64, seed=2)
-    return root
+@pytest.fixture
+def data(tiny_data):
+    return tiny_data
 
 
 def train(*args, launch=None, log_dir=None):

@@ -2,36 +2,30 @@
 gets (checks, guard, per-rank logs, atomic checkpoints), with problems
 raised as exceptions instead of exit codes."""
 import os
-import signal
 
+import numpy as np
+import paddle
 import pytest
-from tiny_demo import EXPLODING_LR, write_tiny_config, write_tiny_data
+from conftest import config_and_model
+from tiny_demo import EXPLODING_LR, assert_loadable_checkpoint, write_tiny_config
 
 from ppdet_ghm.data import DatasetError
 from ppdet_ghm.engine import NonFiniteLossError, TrainResult, train
 from ppdet_ghm.utils import ConfigError
 
-@pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    return write_tiny_data(tmp_path_factory.mktemp('training_data'))
+pytestmark = pytest.mark.usefixtures('keep_signal_handlers')
 
 
-@pytest.fixture(autouse=True)
-def keep_signal_handlers():
-    """train() installs SIGTERM/SIGINT handlers: give pytest its own back."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
+@pytest.fixture
+def data(tiny_data):
+    return tiny_data
 
 
 def load(tmp_path, data, epoch=1, extra=''):
-    from ppdet.core.workspace import load_config
+    from ppdet_ghm.engine import load_config
     path = write_tiny_config(tmp_path / 'run.yml', data, tmp_path / 'out',
                              epoch=epoch, extra=extra)
-    cfg = load_config(path)
-    cfg['_config_path'] = path
-    return cfg, str(tmp_path / 'out' / 'run')
+    return load_config(path), str(tmp_path / 'out' / 'run')
 
 
 def test_train_from_python_logs_per_rank_and_saves_atomically(tmp_path, data):
@@ -54,11 +48,13 @@ def test_nonfinite_loss_is_raised_naming_the_latest_checkpoint(tmp_path, data):
     message = str(info.value)
     assert 'iteration 5 (epoch 1, step 1): non-finite loss' in message
     assert message.endswith('latest checkpoint: ' + os.path.join(out, '0'))
+    assert_loadable_checkpoint(os.path.join(out, '0'))
 
 
 def test_bad_guard_setting_is_a_config_error_naming_the_file(tmp_path, data):
     cfg, _ = load(tmp_path, data, extra='nonfinite_loss: retry\n')
-    with pytest.raises(ConfigError, match=r"run\.yml: .*retry"):
+    with pytest.raises(ConfigError, match=r"run\.yml: nonfinite_loss: expected "
+                       r"one of stop, skip, got 'retry'"):
         train(cfg)
 
 
@@ -68,3 +64,44 @@ def test_missing_dataset_is_refused_before_the_trainer(tmp_path, data):
     with pytest.raises(DatasetError, match='nowhere'):
         train(cfg)
     assert not os.path.exists(out)
+
+
+def test_amp_run_keeps_ghm_state_finite(tmp_path, data):
+    cfg, out = load(tmp_path, data)
+    cfg['amp'] = True                      # what tools/train.py --amp sets
+    train(cfg)
+    state = paddle.load(os.path.join(out, 'model_final.pdparams'), return_numpy=True)
+    for key in ('head.loss_class.acc_sum', 'head.loss_bbox.acc_sum'):
+        assert state[key].dtype == np.float32
+        assert np.isfinite(state[key]).all() and state[key].sum() > 0
+
+
+def test_half_precision_head_outputs_keep_ghm_weights_finite():
+    """Paddle's autocast is a no-op on a CPU (and ppdet enables it on GPUs
+    only), so here the head's logits and deltas are cast to float16 as GPU
+    autocast would produce them, for a few training steps. (bfloat16: Paddle
+    has no CPU concat_grad kernel for it; the losses' own bfloat16 handling
+    is tested in tests/losses.)"""
+    dtype = 'float16'
+    _, model = config_and_model('configs/demo/retinanet_ghm_demo.yml')
+    model.train()
+    for conv in (model.head.retina_cls, model.head.retina_reg):
+        conv.register_forward_post_hook(lambda layer, x, y: y.astype(dtype))
+    opt = paddle.optimizer.Momentum(0.01, parameters=model.parameters())
+    rng = np.random.default_rng(0)
+    inputs = {'image': paddle.to_tensor(rng.random((2, 3, 64, 64), dtype=np.float32)),
+              'gt_bbox': [paddle.to_tensor([[10., 10., 40., 50.]])] * 2,
+              'gt_class': [paddle.to_tensor([[1]], dtype='int32')] * 2,
+              'im_shape': paddle.to_tensor([[64., 64.]] * 2),
+              'scale_factor': paddle.ones([2, 2])}
+    for _ in range(3):
+        out = model(inputs)
+        out['loss'].backward()
+        grad = model.head.retina_cls.weight.grad
+        assert grad.dtype == paddle.float32 and np.isfinite(grad.numpy()).all()
+        opt.step()
+        opt.clear_grad()
+        assert all(np.isfinite(float(v)) for v in out.values())
+    for loss in (model.head.loss_class, model.head.loss_bbox):
+        assert loss.acc_sum.dtype == paddle.float32
+        assert np.isfinite(loss.acc_sum.numpy()).all() and float(loss.acc_sum.sum()) > 0

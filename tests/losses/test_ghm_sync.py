@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import DATA
+from conftest import FIXTURES
 
 from ppdet_ghm import GHMCLoss, GHMRLoss
 
@@ -31,7 +31,7 @@ def test_two_ranks_sync_to_the_single_process_state(ghm_reference, tmp_path):
     proc = subprocess.run(
         [sys.executable, '-m', 'paddle.distributed.launch', '--nproc_per_node', '2',
          '--log_dir', str(tmp_path / 'log'), os.path.join(HERE, 'dist_ghm_sync.py'),
-         os.path.join(DATA, 'ghm_reference.npz'), str(out)],
+         os.path.join(FIXTURES, 'ghm_reference.npz'), str(out)],
         capture_output=True, text=True, timeout=300)
     logs = ''.join(open(os.path.join(tmp_path / 'log', f)).read()
                    for f in os.listdir(tmp_path / 'log'))

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import paddle
 import pytest
-from conftest import TINY_OVERRIDES, build_model
+from conftest import TINY_OVERRIDES, config_and_model
 
 from ppdet_ghm.modeling import DeltaXYWHBoxCoder
 from ppdet_ghm.modeling.box_coder import as_box_coder
@@ -19,9 +19,9 @@ TARGETS = paddle.to_tensor([[2., 1., 20., 15.], [10., 2., 30., 44.]])
 def test_head_and_post_process_share_the_configured_coder():
     overrides = dict(TINY_OVERRIDES, DeltaXYWHBoxCoder={
         'means': [0., 0., 0., 0.], 'stds': [0.1, 0.1, 0.2, 0.2]})
-    _, model = build_model(R50, overrides)
+    _, model = config_and_model(R50, overrides)
     head = model.head
-    post = head.post_process_fn
+    post = head.post_processor
     assert head.box_coder.stds == post.box_coder.stds == [0.1, 0.1, 0.2, 0.2]
     deltas = head.box_coder.encode(ANCHORS, TARGETS)
     # stds 0.1: the normalised dx is 10x the raw one
@@ -33,8 +33,8 @@ def test_head_and_post_process_share_the_configured_coder():
 
 
 def test_reference_configs_use_means_0_stds_1():
-    _, model = build_model(R50)
-    for coder in (model.head.box_coder, model.head.post_process_fn.box_coder):
+    _, model = config_and_model(R50)
+    for coder in (model.head.box_coder, model.head.post_processor.box_coder):
         assert coder.means == [0.] * 4 and coder.stds == [1.] * 4
 
 

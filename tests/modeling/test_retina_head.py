@@ -2,7 +2,7 @@
 import numpy as np
 import paddle
 import pytest
-from conftest import build_model
+from conftest import config_and_model
 from ppdet.modeling.assigners.max_iou_assigner import MaxIoUAssigner
 from ppdet.modeling.heads.retina_head import RetinaFeat, RetinaHead
 from ppdet.modeling.layers import MultiClassNMS
@@ -37,7 +37,7 @@ def batch(boxes_per_image, size=64):
 
 @pytest.mark.parametrize('combo', sorted(CONFIGS))
 def test_forward_backward_each_loss_combination(combo):
-    _, model = build_model(CONFIGS[combo])
+    _, model = config_and_model(CONFIGS[combo])
     model.train()
     out = model(batch([[[4, 4, 30, 40], [30, 20, 60, 60]], [[10, 10, 20, 20]]]))
     assert set(out) == {'loss', 'loss_cls', 'loss_bbox'}
@@ -51,7 +51,7 @@ def test_forward_backward_each_loss_combination(combo):
 
 @pytest.mark.parametrize('per_level, calls', [(True, 5), (False, 1)])
 def test_losses_called_once_per_level_or_once(per_level, calls, monkeypatch):
-    _, model = build_model(CONFIGS['GHM-C + GHM-R'])
+    _, model = config_and_model(CONFIGS['GHM-C + GHM-R'])
     model.head.loss_per_level = per_level
     seen = []
     for loss in (model.head.loss_class, model.head.loss_bbox):
@@ -66,7 +66,7 @@ def test_losses_called_once_per_level_or_once(per_level, calls, monkeypatch):
 
 @pytest.mark.parametrize('combo', sorted(CONFIGS))
 def test_images_without_boxes_train_without_nan(combo):
-    _, model = build_model(CONFIGS[combo])
+    _, model = config_and_model(CONFIGS[combo])
     model.train()
     out = model(batch([[], []]))
     out['loss'].backward()
@@ -81,7 +81,7 @@ def test_targets_labels_weights_and_deltas():
                                             norm_type=None),
         anchor_generator=GHMRetinaAnchorGenerator(),
         bbox_assigner=GHMRetinaAssigner(), loss_class=FocalLoss(),
-        loss_bbox=SmoothL1Loss(), post_process=GHMRetinaPostProcess(num_classes=3))
+        loss_bbox=SmoothL1Loss(), post_processor=GHMRetinaPostProcess(num_classes=3))
     anchors = paddle.to_tensor([[0., 0., 10., 10.], [0., 0., 10., 5.5],
                                 [40., 40., 50., 50.]])
     inputs = {'gt_bbox': [paddle.to_tensor([[0., 0., 12., 10.]]), paddle.zeros([0, 4])],
@@ -119,7 +119,7 @@ def test_peer_check_with_paddledetection_retinahead():
         bbox_assigner=GHMRetinaAssigner(0.5, 0.4, 0.0),
         loss_class=FocalLoss(gamma=2.0, alpha=0.25),
         loss_bbox=SmoothL1Loss(beta=0.0),
-        post_process=GHMRetinaPostProcess(num_classes=3))
+        post_processor=GHMRetinaPostProcess(num_classes=3))
     ours.set_state_dict(theirs.state_dict())
     feats = [paddle.randn([2, 16, s, s]) for s in (16, 8, 4, 2, 1)]
     targets = batch([[[8, 8, 40, 60], [70, 64, 120, 100]], [[30, 30, 62, 62]]], 128)
@@ -137,7 +137,7 @@ def _head(**losses):
                                             norm_type=None),
         anchor_generator=GHMRetinaAnchorGenerator(),
         bbox_assigner=GHMRetinaAssigner(),
-        post_process=GHMRetinaPostProcess(num_classes=3), **losses)
+        post_processor=GHMRetinaPostProcess(num_classes=3), **losses)
 
 
 @pytest.mark.parametrize('losses, message', [

@@ -5,11 +5,12 @@ import os
 
 import nbformat
 from nbclient import NotebookClient
+from tiny_demo import tiny_model_options
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-TINY = ('FPN.out_channel=16 RetinaFeat.feat_in=16 RetinaFeat.feat_out=16 '
-        'RetinaFeat.num_convs=1 RetinaFeat.norm_type=null TrainReader.batch_size=2 EvalReader.batch_size=2 '
-        'log_iter=1 snapshot_epoch=1 GHMRetinaPostProcess.score_threshold=0.0')
+TINY = ' '.join(tiny_model_options() + [
+    'TrainReader.batch_size=2', 'EvalReader.batch_size=2', 'log_iter=1',
+    'snapshot_epoch=1', 'GHMRetinaPostProcess.score_threshold=0.0'])
 
 
 def test_quickstart_notebook_executes(tmp_path, monkeypatch):

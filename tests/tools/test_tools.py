@@ -1,6 +1,10 @@
 """tools/train.py, eval.py, infer.py, export_model.py end to end on a tiny
-detector (the demo config, shrunk) and a tiny generated dataset."""
+detector (the demo config, shrunk) and the tests' tiny dataset; the errors
+the tools print are checked in-process on the package functions they call,
+the exit codes once per tool (test_eval_with_a_missing_path_names_it here,
+tests/utils/test_config.py and tests/engine/ for train)."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -9,6 +13,9 @@ import numpy as np
 import paddle
 import pytest
 from tiny_demo import write_tiny_config
+
+from ppdet_ghm.data import DatasetError
+from ppdet_ghm.utils import WeightsError
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 
@@ -37,12 +44,11 @@ def run_tool(tool, *args, check=True):
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """Generate data, train one epoch with --eval; returns (tmp, config, weights)."""
-    from ppdet_ghm.data import generate_demo_dataset
+def trained(tmp_path_factory, tiny_data):
+    """Train one epoch with --eval on the shared tiny data; returns (tmp,
+    config, weights, log)."""
     tmp = str(tmp_path_factory.mktemp('tools'))
-    data = os.path.join(tmp, 'data')
-    generate_demo_dataset(data, num_train=8, num_val=4, image_size=64, seed=1)
+    data = tiny_data
     config = tiny_config(tmp, data)
     proc = run_tool('train.py', '-c', config, '--eval')
     log = proc.stdout + proc.stderr
@@ -67,15 +73,23 @@ def test_eval_reports_coco_ap(trained):
     assert 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all' in proc.stdout + proc.stderr
 
 
+def eval_refusal(config, **options):
+    """The WeightsError that tools/eval.py turns into its one-line error:
+    ``engine.create_trainer_with_weights`` in eval mode, in-process."""
+    from ppdet_ghm.engine import create_trainer_with_weights, load_config
+    with pytest.raises(WeightsError) as info:
+        create_trainer_with_weights(load_config(config, options), 'eval')
+    return str(info.value)
+
+
 def test_eval_refuses_weights_missing_a_parameter(trained):
     tmp, config, weights, _ = trained
     state = paddle.load(weights + '.pdparams')
     del state['head.retina_cls.weight']
     broken = os.path.join(tmp, 'broken.pdparams')
     paddle.save(state, broken)
-    proc = run_tool('eval.py', '-c', config, '-o', 'weights=' + broken, check=False)
-    assert proc.returncode != 0
-    assert 'head.retina_cls.weight' in proc.stderr and 'missing' in proc.stderr
+    message = eval_refusal(config, weights=broken)
+    assert 'head.retina_cls.weight' in message and 'missing' in message
 
 
 def test_eval_with_a_missing_path_names_it(trained):
@@ -84,10 +98,10 @@ def test_eval_with_a_missing_path_names_it(trained):
     assert proc.returncode != 0 and "/no/such/model" in proc.stderr
 
 
-def test_infer_draws_boxes_into_output_dir(trained):
+def test_infer_draws_boxes_into_output_dir(trained, tiny_data):
     tmp, config, weights, _ = trained
     out = os.path.join(tmp, 'infer')
-    image = os.path.join(tmp, 'data', 'val', os.listdir(os.path.join(tmp, 'data', 'val'))[0])
+    image = os.path.join(tiny_data, 'val', sorted(os.listdir(os.path.join(tiny_data, 'val')))[0])
     run_tool('infer.py', '-c', config, '-o', 'weights=' + weights,
              '--infer_img', image, '--output_dir', out, '--draw_threshold', '0.0')
     written = os.listdir(out)
@@ -115,61 +129,58 @@ def test_train_offline_pretrain_download_says_how_to_pass_a_file(trained):
 
 
 def test_analyze_gradients_writes_histograms_curves_and_json(trained):
+    """The CLI end to end (the report itself: tests/analysis/test_gradient_report.py)."""
     import json
 
-    import cv2
     tmp, config, weights, _ = trained
     out = os.path.join(tmp, 'gradients')
     proc = run_tool('analyze_gradients.py', '-c', config, '-o',
                     'weights=' + weights, '--num_images', '3',
                     '--output_dir', out)
     assert 'analysed 3 images' in proc.stdout
+    assert 'entries with g >= 0.5:' in proc.stdout
+    names = ('gradient_norms.json', 'gradient_norms.png', 'harmonizing.png')
+    assert proc.stdout.splitlines()[-3:] == [
+        'wrote ' + os.path.join(out, name) for name in names]
     with open(os.path.join(out, 'gradient_norms.json')) as f:
         result = json.load(f)
-    cls_, reg = result['classification'], result['regression']
     assert result['num_images'] == 3
-    assert result['num_valid_anchors'] > 0
-    # every valid (anchor, class) entry and positive coordinate is counted once
-    num_classes = 4
-    assert cls_['num_entries'] == result['num_valid_anchors'] * num_classes
-    assert sum(cls_['fine_counts']) == sum(cls_['ghm_counts']) == cls_['num_entries']
-    assert reg['num_entries'] == result['num_positive_anchors'] * 4
-    assert sum(reg['fine_counts']) == sum(reg['ghm_counts']) == reg['num_entries']
-    # the demo config's GHM-C bins (300, docs/demo.md)
-    assert len(cls_['ghm_edges']) == cls_['ghm_bins'] + 1 == 301
-    assert len(cls_['ghm_g_sums']) == 300
-    assert len(result['curves']['classification']['ghm_c']) > 0
-    shares = result['gradient_shares']
-    assert [r['threshold'] for r in shares] == [0.5, 0.8]
-    assert all(0 <= r['ghm_c'] <= 1 and 0 <= r['entries'] <= 1 for r in shares)
-    assert 'entries with g >= 0.5:' in proc.stdout
-    for name in ('gradient_norms.png', 'harmonizing.png'):
-        img = cv2.imread(os.path.join(out, name))
-        assert img is not None and img.shape[0] > 100 and img.std() > 10
+    assert result['config'] == config and result['weights'] == weights
+    for name in names[1:]:
+        with open(os.path.join(out, name), 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
 
-def test_analyze_gradients_refuses_a_bad_image_count(trained):
-    _, config, weights, _ = trained
-    proc = run_tool('analyze_gradients.py', '-c', config, '-o',
-                    'weights=' + weights, '--num_images', '0', check=False)
-    assert proc.returncode != 0 and '--num_images' in proc.stderr
+def test_analyze_gradients_refuses_a_bad_image_count(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(os.path.join(ROOT, 'tools'))
+    import analyze_gradients
+    with pytest.raises(SystemExit) as info:
+        analyze_gradients.main(['-c', os.path.join(ROOT, 'configs', 'demo',
+                                                   'retinanet_ghm_demo.yml'),
+                                '--num_images', '0'])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        'error: --num_images: expected an integer >= 1, got 0'
 
 
 @pytest.fixture
-def damaged_data(tmp_path):
-    from ppdet_ghm.data import generate_demo_dataset
-    data = str(tmp_path / 'data')
-    generate_demo_dataset(data, num_train=6, num_val=2, image_size=64, seed=2)
-    return data
+def damaged_data(tmp_path, tiny_data):
+    """A copy of the shared tiny data, for a test to damage."""
+    return shutil.copytree(tiny_data, str(tmp_path / 'data'))
+
+
+def train_in_process(config, **kwargs):
+    """What tools/train.py runs (``engine.train``), in-process."""
+    from ppdet_ghm.engine import load_config, train
+    return train(load_config(config), **kwargs)
 
 
 def test_train_with_a_wrong_dataset_dir_says_so(tmp_path):
     config = tiny_config(str(tmp_path), str(tmp_path / 'no_such_dir'))
-    proc = run_tool('train.py', '-c', config, check=False)
-    assert proc.returncode == 2
-    assert "TrainDataset.dataset_dir: no directory '{}'".format(
-        tmp_path / 'no_such_dir') in proc.stderr
-    assert 'Traceback' not in proc.stderr
+    with pytest.raises(DatasetError, match=re.escape(
+            "TrainDataset.dataset_dir: no directory '{}'".format(
+                tmp_path / 'no_such_dir'))):
+        train_in_process(config)
 
 
 def test_train_refuses_a_truncated_jpeg_naming_it(tmp_path, damaged_data):
@@ -178,18 +189,17 @@ def test_train_refuses_a_truncated_jpeg_naming_it(tmp_path, damaged_data):
         data = f.read()
     with open(path, 'wb') as f:
         f.write(data[:100])
-    proc = run_tool('train.py', '-c', tiny_config(str(tmp_path), damaged_data),
-                    check=False)
-    assert proc.returncode == 2
-    assert "image id 4 ('{}'): truncated JPEG".format(path) in proc.stderr
-    assert 'Traceback' not in proc.stderr
+    with pytest.raises(DatasetError, match=re.escape(
+            "image id 4 ('{}'): truncated JPEG".format(path))):
+        train_in_process(tiny_config(str(tmp_path), damaged_data))
 
 
-def test_train_skips_a_missing_image_with_a_warning(tmp_path, damaged_data):
+def test_train_skips_a_missing_image_with_a_warning(tmp_path, damaged_data, capsys,
+                                                    keep_signal_handlers):
     os.remove(os.path.join(damaged_data, 'train', '000003.jpg'))
-    proc = run_tool('train.py', '-c', tiny_config(str(tmp_path), damaged_data))
+    train_in_process(tiny_config(str(tmp_path), damaged_data))
     assert "warning: TrainDataset: image id 3: no file '{}'".format(
-        os.path.join(damaged_data, 'train', '000003.jpg')) in proc.stderr
+        os.path.join(damaged_data, 'train', '000003.jpg')) in capsys.readouterr().err
     assert os.path.isfile(os.path.join(str(tmp_path), 'out', 'tiny',
                                        'model_final.pdparams'))
 
@@ -206,46 +216,44 @@ def test_eval_refuses_truncated_weights_naming_the_file(trained):
     tmp, config, weights, _ = trained
     bad = _truncated_copy(weights + '.pdparams',
                           os.path.join(tmp, 'truncated.pdparams'))
-    proc = run_tool('eval.py', '-c', config, '-o', 'weights=' + bad, check=False)
-    assert proc.returncode == 2
-    assert "cannot read '{}'".format(bad) in proc.stderr
-    assert 'Traceback' not in proc.stderr
+    assert "cannot read '{}'".format(bad) in eval_refusal(config, weights=bad)
 
 
 @pytest.mark.parametrize('override, listed', [
-    ('num_classes=3', 'head.retina_cls.weight (model [27, 16, 3, 3] vs file [36, 16, 3, 3])'),
-    ('CSPResNet.depth_mult=0.67', '90 missing key(s): backbone.stages.0.blocks.1.conv1.conv.weight'),
+    ({'num_classes': 3}, 'head.retina_cls.weight (model [27, 16, 3, 3] vs file [36, 16, 3, 3])'),
+    ({'CSPResNet': {'depth_mult': 0.67}}, '90 missing key(s): backbone.stages.0.blocks.1.conv1.conv.weight'),
 ])
 def test_eval_refuses_weights_of_another_architecture(trained, override, listed):
     _, config, weights, _ = trained
-    proc = run_tool('eval.py', '-c', config, '-o', 'weights=' + weights,
-                    override, check=False)
-    assert proc.returncode == 2
-    assert listed in proc.stderr, proc.stderr[-2000:]
-    assert 'different architecture or num_classes' in proc.stderr
+    message = eval_refusal(config, weights=weights, **override)
+    assert listed in message, message[-2000:]
+    assert 'different architecture or num_classes' in message
 
 
-def test_resume_from_a_truncated_checkpoint_names_it(trained):
+def test_resume_from_a_truncated_checkpoint_names_it(trained, keep_signal_handlers):
     tmp, config, weights, _ = trained
     bad = os.path.join(tmp, 'bad_resume')
     _truncated_copy(weights + '.pdparams', bad + '.pdparams')
     shutil.copy(weights + '.pdopt', bad + '.pdopt')
-    proc = run_tool('train.py', '-c', config, '-r', bad, check=False)
-    assert proc.returncode == 2 and "cannot read '{}.pdparams'".format(bad) in proc.stderr
+    with pytest.raises(WeightsError, match=re.escape("cannot read '{}.pdparams'".format(bad))):
+        train_in_process(config, resume=bad)
     # weights fine, optimizer state truncated
     shutil.copy(weights + '.pdparams', bad + '.pdparams')
     _truncated_copy(weights + '.pdopt', bad + '.pdopt')
-    proc = run_tool('train.py', '-c', config, '-r', bad, check=False)
-    assert proc.returncode == 2 and "resume: cannot read '{}.pdopt'".format(bad) in proc.stderr
+    with pytest.raises(WeightsError, match=re.escape("resume: cannot read '{}.pdopt'".format(bad))):
+        train_in_process(config, resume=bad)
     os.remove(bad + '.pdopt')
-    proc = run_tool('train.py', '-c', config, '-r', bad, check=False)
-    assert proc.returncode == 2 and 'no optimizer state' in proc.stderr
+    with pytest.raises(WeightsError, match='no optimizer state'):
+        train_in_process(config, resume=bad)
 
 
-def test_analyze_learning_refuses_negative_steps_in_one_line():
-    proc = run_tool('analyze_learning.py', '-c',
-                    os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_demo.yml'),
-                    '--steps', '-1', check=False)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == \
+def test_analyze_learning_refuses_negative_steps_in_one_line(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(os.path.join(ROOT, 'tools'))
+    import analyze_learning
+    with pytest.raises(SystemExit) as info:
+        analyze_learning.main(['-c', os.path.join(ROOT, 'configs', 'demo',
+                                                  'retinanet_ghm_demo.yml'),
+                               '--steps', '-1'])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
         'error: --steps: expected an integer >= 0, got -1'

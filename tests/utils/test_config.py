@@ -8,6 +8,8 @@ import sys
 import pytest
 from ppdet.core.workspace import load_config
 
+from ppdet_ghm.engine import create_model
+from ppdet_ghm.engine import load_config as load_run_config
 from ppdet_ghm.utils import ConfigError, check_module_keys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -20,15 +22,6 @@ def child_config(tmp_path, body, name='child.yml', data=None):
         body += 'TrainDataset: {{dataset_dir: {}}}\n'.format(data)
     path.write_text("_BASE_: ['{}']\n{}".format(DEMO, body))
     return str(path)
-
-
-@pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    """A valid dataset, so that only the config is at fault."""
-    from ppdet_ghm.data import generate_demo_dataset
-    root = str(tmp_path_factory.mktemp('config_data'))
-    generate_demo_dataset(root, num_train=2, num_val=1, image_size=32, seed=0)
-    return root
 
 
 def test_shipped_configs_have_no_unknown_keys():
@@ -53,10 +46,12 @@ def test_unknown_key_in_a_ppdet_block_is_named(tmp_path):
         check_module_keys(load_config(path), path)
 
 
-def run_train(config, *extra):
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, 'tools', 'train.py'), '-c', config]
-        + list(extra), cwd=ROOT, capture_output=True, text=True, timeout=300)
+def refusal(path):
+    """The ConfigError the tools' path raises for ``path``: loading (module
+    keys) or building the model (each module checks its arguments)."""
+    with pytest.raises(ConfigError) as err:
+        create_model(load_run_config(path))
+    return str(err.value)
 
 
 @pytest.mark.parametrize('body, expected', [
@@ -77,13 +72,27 @@ def run_train(config, *extra):
     # (PaddleDetection's FocalLoss asserts this one itself)
     ('GHMRetinaHead: {loss_class: FocalLoss}\nFocalLoss: {use_sigmoid: false}\n',
      'Focal Loss only supports sigmoid'),
+    # the old name of the head's post-processor key
+    ('GHMRetinaHead: {post_process: GHMRetinaPostProcess}\n',
+     "GHMRetinaHead has no option 'post_process'"),
 ])
-def test_train_refuses_a_bad_config_before_training(tmp_path, data, body, expected):
-    path = child_config(tmp_path, body, data=data)
-    proc = run_train(path)
+def test_a_bad_config_is_refused_naming_file_block_and_value(tmp_path, body, expected):
+    path = child_config(tmp_path, body)
+    message = refusal(path)
+    assert expected in message and path in message
+
+
+def test_train_tool_ends_a_refused_config_with_one_line_and_exit_2(tmp_path):
+    # the whole path once through the tool: dataset checked, Trainer built
+    from tiny_demo import write_tiny_data
+    data = write_tiny_data(tmp_path / 'data')
+    path = child_config(tmp_path, 'GHMCLoss: {momentum: 1.5}\n', data=data)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'tools', 'train.py'), '-c', path],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr[-2000:]
     error = [line for line in proc.stderr.splitlines() if line.startswith('error:')]
-    assert error and expected in error[0], proc.stderr[-2000:]
+    assert error and 'GHMCLoss.momentum: expected 0 <= momentum < 1' in error[0]
     assert path in error[0]
     assert 'Traceback' not in proc.stderr
     assert 'Epoch:' not in proc.stdout + proc.stderr

@@ -40,7 +40,7 @@ import collections
 
 import numpy as np
 
-from .weights import WeightsError
+from ..utils.weights import WeightsError
 
 __all__ = ['ConversionError', 'ConversionResult', 'SKIP_RULES',
            'GHM_LOSS_SOURCES',
@@ -168,7 +168,7 @@ def reference_architecture_problems(model):
                [float(s) for s in generator.strides],
                [8.0, 16.0, 32.0, 64.0, 128.0], 'P3..P7')
     for owner, name in ((head, 'GHMRetinaHead'),
-                        (head.post_process_fn, 'GHMRetinaPostProcess')):
+                        (head.post_processor, 'GHMRetinaPostProcess')):
         expect(name + '.box_coder.means', owner.box_coder.means, [0.0] * 4,
                'the reference box coder')
         expect(name + '.box_coder.stds', owner.box_coder.stds, [1.0] * 4,

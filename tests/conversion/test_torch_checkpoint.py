@@ -1,5 +1,5 @@
-"""Reading torch.save files without torch (ppdet_ghm/utils/torch_checkpoint.py)
-on files written in both formats by tests/tools/torch_checkpoint_writer.py."""
+"""Reading torch.save files without torch (ppdet_ghm/conversion/torch_checkpoint.py)
+on files written in both formats by tests/conversion/torch_checkpoint_writer.py."""
 import collections
 import os
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch_checkpoint_writer as writer
 
-from ppdet_ghm.utils.torch_checkpoint import (TorchCheckpointError,
+from ppdet_ghm.conversion.torch_checkpoint import (TorchCheckpointError,
                                               TorchCheckpointFile,
                                               UnknownObject, load_state_dict)
 

@@ -1,6 +1,6 @@
 """Converting mmdetection GHM RetinaNet checkpoints (tools/convert_mmdet_weights.py,
-ppdet_ghm/utils/mmdet_weights.py) on synthetic checkpoints with the reference
-models' key names and shapes (tests/tools/torch_checkpoint_writer.py derives
+ppdet_ghm/conversion/mmdet_retinanet.py) on synthetic checkpoints with the reference
+models' key names and shapes (tests/conversion/torch_checkpoint_writer.py derives
 them from mmdetection's architecture, independently of the converter)."""
 import collections
 import copy
@@ -14,15 +14,15 @@ import numpy as np
 import paddle
 import pytest
 import torch_checkpoint_writer as writer
-from conftest import TINY_OVERRIDES, build_model, workspace_snapshot
+from conftest import TINY_OVERRIDES, config_and_model, workspace_snapshot
 
 from ppdet_ghm.utils import WeightsError, check_weights_cover_model
-from ppdet_ghm.utils.mmdet_weights import (ConversionError,
+from ppdet_ghm.conversion.mmdet_retinanet import (ConversionError,
                                            compare_class_names,
                                            convert_mmdet_state_dict,
                                            mmdet_key_pairs,
                                            reference_architecture_problems)
-from ppdet_ghm.utils.torch_checkpoint import load_state_dict
+from ppdet_ghm.conversion.torch_checkpoint import load_state_dict
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 COMPAT = 'configs/ghm/mmdet_compat/retinanet_ghm_{}_fpn_1x_coco.yml'
@@ -38,7 +38,7 @@ def r50(tmp_path_factory):
     as torch < 1.6 wrote the 2020 model zoo) with random weights."""
     from ppdet.core.workspace import AttrDict
     with workspace_snapshot():
-        cfg, model = build_model(COMPAT.format('r50'), overrides=None)
+        cfg, model = config_and_model(COMPAT.format('r50'), overrides=None)
         cfg = AttrDict(**{k: copy.deepcopy(dict(v)) if isinstance(v, dict) else
                         copy.deepcopy(v) for k, v in cfg.items()})
     model.eval()
@@ -92,7 +92,7 @@ def test_every_reference_key_maps_onto_a_model_key_of_the_same_shape(name, r50):
     if name == 'r50':
         cfg, model = r50.cfg, r50.model
     else:
-        cfg, model = build_model(COMPAT.format(name), overrides=None)
+        cfg, model = config_and_model(COMPAT.format(name), overrides=None)
     assert reference_architecture_problems(model) == []
     assert_reference_test_time(cfg)
     reference = writer.mmdet_retinanet_shapes(**BACKBONES[name])
@@ -310,7 +310,7 @@ def test_a_model_unlike_the_reference_is_refused():
     overrides = copy.deepcopy(TINY_OVERRIDES)
     overrides['ResNet']['variant'] = 'd'
     overrides['FPN']['relu_before_extra_convs'] = True
-    _, model = build_model(COMPAT.format('r50'), overrides)
+    _, model = config_and_model(COMPAT.format('r50'), overrides)
     with pytest.raises(ConversionError) as err:
         convert_mmdet_state_dict({}, model)
     message = str(err.value)

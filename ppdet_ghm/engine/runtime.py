@@ -1,0 +1,91 @@
+"""A run's config and device, as every tool sets them up.
+
+``load_config`` is PaddleDetection's ``load_config`` + ``merge_config`` of
+the ``-o`` options, followed by the checks ppdet does not do (module keys);
+``select_device`` picks the device from ``use_gpu`` and gives each process
+its share of the CPU cores.
+"""
+import os
+import sys
+
+from ..compat import set_cpu_threads
+from ..utils import ConfigError, check_module_keys
+
+__all__ = ['load_config', 'select_device', 'cpu_threads_per_process']
+
+
+def load_config(path, options=None, **extra):
+    """The config at ``path`` with ``options`` (``-o`` key=value, a dict)
+    and then ``extra`` merged over it; ``cfg['_config_path']`` is ``path``.
+
+    Raises:
+        ConfigError: no file at ``path``, or a module block with a key its
+            module does not take (named, with the closest valid key).
+    """
+    from ppdet.core.workspace import load_config as ppdet_load_config
+    from ppdet.core.workspace import merge_config
+    from ppdet.utils.check import check_config
+
+    if not os.path.isfile(path):
+        raise ConfigError("config: no file at '{}'".format(path))
+    cfg = ppdet_load_config(path)
+    merge_config(options or {})
+    merge_config(extra)
+    check_config(cfg)
+    check_module_keys(cfg, path)
+    cfg['_config_path'] = path
+    return cfg
+
+
+def _environment_at_start(name):
+    """``name`` in the environment this process was started with, or None.
+
+    Paddle overwrites ``os.environ['OMP_NUM_THREADS']`` (with '1' when it is
+    unset) as it is imported, so ``os.environ`` cannot tell whether the user
+    set it; Linux keeps the start-up environment in ``/proc/self/environ``.
+    Elsewhere, ``os.environ`` (read before paddle is imported, or as Paddle
+    left it).
+    """
+    try:
+        with open('/proc/self/environ', 'rb') as f:
+            entries = f.read().split(b'\0')
+    except OSError:
+        return os.environ.get(name)
+    prefix = name.encode() + b'='
+    for entry in entries:
+        if entry.startswith(prefix):
+            return entry[len(prefix):].decode(errors='replace')
+    return None
+
+
+def cpu_threads_per_process():
+    """CPU threads for one process: ``OMP_NUM_THREADS`` when the process was
+    started with it (a parent that imported paddle passes on its '1'), else
+    the machine's cores shared among the ``PADDLE_TRAINERS_NUM`` processes
+    of a launch."""
+    asked = _environment_at_start('OMP_NUM_THREADS')
+    try:
+        return max(1, int(asked))
+    except (TypeError, ValueError):
+        pass
+    processes = int(os.environ.get('PADDLE_TRAINERS_NUM', '1') or 1)
+    return max(1, (os.cpu_count() or 1) // processes)
+
+
+def select_device(cfg, stream=None):
+    """Set Paddle's device from ``cfg.use_gpu`` (falling back to the CPU,
+    with a note on ``stream``, when this Paddle has no CUDA) and the CPU
+    threads from :func:`cpu_threads_per_process`; returns the device name."""
+    import paddle
+    from ppdet.utils.check import check_gpu
+
+    use_gpu = cfg.get('use_gpu', False) and paddle.is_compiled_with_cuda()
+    if cfg.get('use_gpu', False) and not use_gpu:
+        print('use_gpu is true but this paddle has no CUDA: running on CPU',
+              file=stream or sys.stderr)
+        cfg['use_gpu'] = False
+    check_gpu(cfg.use_gpu)
+    device = 'gpu' if use_gpu else 'cpu'
+    paddle.set_device(device)
+    set_cpu_threads(cpu_threads_per_process())
+    return device

@@ -1,0 +1,58 @@
+"""ppdet_ghm.engine.checkpoints: checkpoints are written atomically (an
+interrupted save leaves the previous one intact and no temporary file)."""
+import os
+
+import pytest
+
+from ppdet_ghm.engine import install_atomic_checkpoints, latest_checkpoint
+from ppdet_ghm.engine.checkpoints import _atomic
+
+
+def _write(path, text):
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+def fake_save_model(fail_after=None):
+    def save_model(model, optimizer, save_dir, save_name, last_epoch, ema_model=None):
+        base = os.path.join(save_dir, save_name)
+        _write(base + '.pdparams', 'new weights')
+        if fail_after == 'pdparams':
+            raise KeyboardInterrupt('signal during the save')
+        _write(base + '.pdopt', 'new optimizer')
+    return save_model
+
+
+def test_atomic_save_replaces_both_files(tmp_path):
+    _write(str(tmp_path / 'model_final.pdparams'), 'old weights')
+    _atomic(fake_save_model())({}, None, str(tmp_path), 'model_final', 3)
+    assert (tmp_path / 'model_final.pdparams').read_text() == 'new weights'
+    assert (tmp_path / 'model_final.pdopt').read_text() == 'new optimizer'
+    assert sorted(os.listdir(tmp_path)) == ['model_final.pdopt', 'model_final.pdparams']
+
+
+def test_interrupted_save_leaves_the_previous_checkpoint_intact(tmp_path):
+    _write(str(tmp_path / '4.pdparams'), 'old weights')
+    _write(str(tmp_path / '4.pdopt'), 'old optimizer')
+    with pytest.raises(KeyboardInterrupt):
+        _atomic(fake_save_model('pdparams'))({}, None, str(tmp_path), '4', 5)
+    assert (tmp_path / '4.pdparams').read_text() == 'old weights'
+    assert (tmp_path / '4.pdopt').read_text() == 'old optimizer'
+    assert sorted(os.listdir(tmp_path)) == ['4.pdopt', '4.pdparams']  # no temp files
+
+
+def test_install_atomic_checkpoints_is_idempotent():
+    import ppdet.engine.callbacks as callbacks
+    install_atomic_checkpoints()
+    wrapped = callbacks.save_model
+    install_atomic_checkpoints()
+    assert callbacks.save_model is wrapped and hasattr(wrapped, 'original')
+
+
+def test_latest_checkpoint(tmp_path):
+    assert latest_checkpoint(str(tmp_path / 'none')) is None
+    for name in ('0', '2', '10'):
+        _write(str(tmp_path / (name + '.pdparams')), '')
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / '10')
+    _write(str(tmp_path / 'model_final.pdparams'), '')
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'model_final')
