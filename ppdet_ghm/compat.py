@@ -13,7 +13,8 @@ __all__ = ['VERIFIED', 'installed_versions', 'version_warnings',
            'wrap_optimizer_methods', 'restart_train_loader',
            'parse_cli_options', 'coco17_class_names', 'schema_module',
            'is_module_schema', 'host_allocated_peak_mb',
-           'request_ground_truth', 'set_cpu_threads']
+           'request_ground_truth', 'set_cpu_threads', 'record_metric_results',
+           'propagate_reader_errors']
 
 # distribution name -> the version every shim below was verified with
 VERIFIED = {'paddlepaddle': '3.3.1', 'paddledet': '2.6.0'}
@@ -191,3 +192,72 @@ def request_ground_truth(dataset, fields=('image', 'gt_bbox', 'gt_class',
     (ppdet 2.6); must run before the dataset is parsed."""
     dataset.data_fields = list(fields)
     return dataset
+
+
+def record_metric_results(trainer):
+    """A list that receives each evaluation metric's ``get_results()`` right
+    after its ``accumulate()`` (the trainer resets the metrics after logging
+    them, so afterwards they are gone).
+
+    Relies on ``Trainer._metrics`` (the metric objects of ppdet 2.6's
+    ``Trainer``, built in its constructor for eval mode) and on
+    ``accumulate``/``get_results`` being plain methods that an instance
+    attribute can wrap.
+    """
+    results = []
+    for metric in trainer._metrics:
+        def accumulate(_metric=metric, _original=metric.accumulate):
+            _original()
+            results.append(dict(_metric.get_results() or {}))
+        metric.accumulate = accumulate
+    return results
+
+
+def propagate_reader_errors(describe):
+    """Make an error in the single-process data loader's reader thread end
+    the main process's wait with that error (``describe(dataset, indices,
+    err)`` builds the exception to raise) instead of leaving it waiting.
+
+    Relies on ``paddle.io.dataloader.dataloader_iter.
+    _DataLoaderIterSingleProcess`` (Paddle 3.3.1): its ``_thread_loop``
+    catches only ``StopIteration`` around ``_dataset_fetcher.fetch``, so any
+    other exception (a transform failing on a sample) ends the thread with
+    the blocking queue open and ``__next__`` blocked on it for ever; its
+    ``_exit_thread_unexpectedly`` kills the queue, which wakes ``__next__``.
+    Patched on the class once (idempotent); the multi-process loader
+    reports its workers' errors itself.
+    """
+    from paddle.io.dataloader import dataloader_iter
+    cls = dataloader_iter._DataLoaderIterSingleProcess
+    if getattr(cls, '_ppdet_ghm_propagates_errors', False):
+        return
+    thread_loop, next_batch = cls._thread_loop, cls.__next__
+
+    def _thread_loop(self, *args, **kwargs):
+        fetcher = self._dataset_fetcher
+        fetch = fetcher.fetch
+
+        def checked_fetch(indices, *fetch_args, **fetch_kwargs):
+            try:
+                return fetch(indices, *fetch_args, **fetch_kwargs)
+            except Exception as err:
+                raise describe(self._dataset, indices, err) from err
+        fetcher.fetch = checked_fetch
+        try:
+            thread_loop(self, *args, **kwargs)
+        except Exception as err:      # the main thread raises it (__next__)
+            self._ppdet_ghm_reader_error = err
+            self._exit_thread_unexpectedly()
+
+    def __next__(self):
+        try:
+            return next_batch(self)
+        except BaseException:
+            error = getattr(self, '_ppdet_ghm_reader_error', None)
+            if error is not None:
+                raise error from None
+            raise
+
+    cls._thread_loop = _thread_loop
+    cls.__next__ = __next__
+    cls._ppdet_ghm_propagates_errors = True

@@ -30,6 +30,18 @@ def tiny_data(tmp_path_factory):
     return write_tiny_data(tmp_path_factory.mktemp('tiny_data'))
 
 
+@pytest.fixture(scope='session')
+def _cache_home(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('cache'))
+
+
+@pytest.fixture(autouse=True)
+def private_cache(_cache_home, monkeypatch):
+    """The dataset check's decode cache (``~/.cache/ppdet_ghm``) goes to a
+    folder of this test session, also for the tools the tests start."""
+    monkeypatch.setenv('XDG_CACHE_HOME', _cache_home)
+
+
 @pytest.fixture
 def keep_signal_handlers():
     """Training installs SIGTERM/SIGINT handlers: give pytest its own back."""

@@ -149,3 +149,29 @@ def test_set_cpu_threads_reaches_paddles_runtime_setting():
     assert callable(core.set_num_threads)
     compat.set_cpu_threads(1)
     compat.set_cpu_threads(2)
+
+
+def test_a_sample_failing_in_the_reader_thread_raises_in_the_main_thread():
+    # Paddle's single-process loader left the main thread waiting for ever
+    import paddle
+
+    class Samples(paddle.io.Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, index):
+            if index == 4:
+                raise ValueError('sample 4 is broken')
+            return np.full([2], index, dtype='float32')
+
+    def describe(dataset, indices, err):
+        return RuntimeError('batch {}: {}'.format(list(indices), err))
+
+    compat.propagate_reader_errors(describe)
+    compat.propagate_reader_errors(describe)          # idempotent
+    loader = paddle.io.DataLoader(Samples(), batch_size=2, num_workers=0)
+    batches = []
+    with pytest.raises(RuntimeError, match=r'batch \[4, 5\]: sample 4 is broken'):
+        for batch in loader:
+            batches.append(batch)
+    assert len(batches) <= 2      # the error may overtake prefetched batches

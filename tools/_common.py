@@ -5,10 +5,9 @@ config, dataset or weights error."""
 import sys
 
 try:
-    from ppdet.utils.cli import ArgsParser
-
     from ppdet_ghm import engine
     from ppdet_ghm.data import DatasetError
+    from ppdet_ghm.engine.cli import ArgsParser
     from ppdet_ghm.utils import ConfigError, WeightsError
 except ModuleNotFoundError as err:  # the usual first-run slip: no install
     sys.exit('error: {} (install the project first: bash tools/setup_env.sh, '
@@ -18,7 +17,7 @@ __all__ = ['ArgsParser', 'fail', 'load_tool_config', 'check_datasets',
            'make_trainer', 'create_model', 'trainer_with_weights',
            'WeightsError']
 
-KNOWN_ERRORS = (ConfigError, DatasetError, WeightsError)
+KNOWN_ERRORS = (ConfigError, DatasetError, WeightsError, engine.OutputError)
 
 
 def fail(message):

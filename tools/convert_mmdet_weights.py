@@ -12,11 +12,8 @@ it prints).  Then:
 
     python tools/eval.py -c CONFIG -o weights=DST
 """
-import argparse
-
 from _common import ArgsParser, create_model, fail, load_tool_config
 
-from ppdet_ghm.compat import parse_cli_options
 from ppdet_ghm.conversion import convert_checkpoint
 from ppdet_ghm.utils import WeightsError
 
@@ -28,13 +25,7 @@ def parse_args(argv=None):
     parser.add_argument('dst', help='output .pdparams file')
     parser.add_argument('-v', '--verbose', action='store_true',
                         help='list every skipped checkpoint tensor')
-    # ArgsParser.parse_args asserts on a missing --config: say it properly
-    args = argparse.ArgumentParser.parse_args(parser, argv)
-    if not args.config:
-        parser.error('--config CONFIG is required (the config of the model '
-                     'the weights are for)')
-    args.opt = parse_cli_options(parser, args.opt)  # -o key=value -> dict
-    return args
+    return parser.parse_args(argv)  # -c: the config of the model the weights are for
 
 
 def main(argv=None):

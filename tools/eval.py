@@ -10,6 +10,9 @@ from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 from ppdet.engine import init_parallel_env
 from ppdet.metrics.coco_utils import json_eval_results
 
+from ppdet_ghm.data import DatasetError
+from ppdet_ghm.engine import EvaluationError, evaluate
+
 
 def parse_args(argv=None):
     parser = ArgsParser()
@@ -37,7 +40,10 @@ def main(argv=None):
         return
     init_parallel_env()
     trainer = trainer_with_weights(cfg, 'eval')
-    trainer.evaluate()
+    try:
+        evaluate(trainer)
+    except (EvaluationError, DatasetError) as err:
+        fail(err)
 
 
 if __name__ == '__main__':

@@ -3,13 +3,10 @@
     python tools/infer.py -c CONFIG -o weights=PATH --infer_img demo.jpg
     python tools/infer.py -c CONFIG -o weights=PATH --infer_dir images/ --output_dir out/
 """
-import glob
-import os
-
 from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 
-
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+from ppdet_ghm.data import DatasetError
+from ppdet_ghm.data.infer_images import list_infer_images
 
 
 def parse_args(argv=None):
@@ -25,30 +22,19 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def list_images(infer_img, infer_dir):
-    """The images to run on; a clear error when there are none."""
-    if infer_img:
-        if not os.path.isfile(infer_img):
-            fail("--infer_img: no file at '{}'".format(infer_img))
-        return [infer_img]
-    if not infer_dir:
-        fail('give --infer_img FILE or --infer_dir DIR')
-    if not os.path.isdir(infer_dir):
-        fail("--infer_dir: no directory at '{}'".format(infer_dir))
-    images = sorted(p for p in glob.glob(os.path.join(infer_dir, '*'))
-                    if p.lower().endswith(IMAGE_EXTS))
-    if not images:
-        fail("--infer_dir: no {} images in '{}'".format('/'.join(IMAGE_EXTS), infer_dir))
-    return images
-
-
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_tool_config(args)
-    images = list_images(args.infer_img, args.infer_dir)
+    try:
+        images = list_infer_images(args.infer_img, args.infer_dir)
+    except DatasetError as err:
+        fail(err)
     trainer = trainer_with_weights(cfg, 'test')
-    trainer.predict(images, draw_threshold=args.draw_threshold,
-                    output_dir=args.output_dir, save_results=args.save_results)
+    try:
+        trainer.predict(images, draw_threshold=args.draw_threshold,
+                        output_dir=args.output_dir, save_results=args.save_results)
+    except DatasetError as err:    # a sample that failed in the data pipeline
+        fail(err)
 
 
 if __name__ == '__main__':

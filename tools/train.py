@@ -9,7 +9,8 @@ import sys
 from _common import ArgsParser, fail, load_tool_config
 
 from ppdet_ghm.data import DatasetError
-from ppdet_ghm.engine import NonFiniteLossError, TrainingInterrupted, train
+from ppdet_ghm.engine import (NonFiniteLossError, OutputError,
+                              TrainingInterrupted, train)
 from ppdet_ghm.utils import ConfigError, WeightsError
 
 
@@ -40,7 +41,8 @@ def main(argv=None):
     try:
         result = train(cfg, evaluate=args.eval, resume=args.resume,
                        seed=args.seed, fleet=args.fleet)
-    except (ConfigError, DatasetError, WeightsError, NonFiniteLossError) as err:
+    except (ConfigError, DatasetError, WeightsError, NonFiniteLossError,
+            OutputError) as err:
         fail(err)
     except TrainingInterrupted as err:
         print('training interrupted by {} at epoch {}, step {}; latest '

@@ -16,9 +16,18 @@ annotation with a ``category_id`` absent    error (ppdet: ``KeyError``)
 from ``categories``, an unknown
 ``image_id``, or a bbox that is not 4
 finite numbers
+annotation without ``area`` or              error (ppdet / pycocotools:
+``iscrowd``                                 ``KeyError``)
+two images with one ``id``, one file        error (training would see the
+listed under two ids, two annotations or    image twice, evaluation mixes
+categories with one ``id``                  the two ids' boxes or loses one)
 image file missing                          warning; ppdet skips the image
 image file not a complete JPEG/PNG          error (the decoder would fill
-(truncated, corrupt, empty)                 the rest with grey or crash)
+(truncated, corrupt, empty), a JPEG         the rest with grey or crash)
+whose scan is cut short, a file that
+does not decode
+image ``width``/``height`` not those of     error (boxes are in the json's
+the file                                    frame; ppdet names no file)
 box with width or height <= 0               warning; ppdet drops the box
 box partly outside the image                warning; kept as annotated
 box wholly outside the image                warning; kept, matches no anchor
@@ -30,13 +39,16 @@ Crowd boxes are dropped by ppdet unless ``load_crowd`` is set (then the
 detector treats them as ignore regions), so an image whose boxes are all
 crowd counts as an image without boxes.
 """
+import hashlib
 import json
 import logging
 import math
 import os
 
-__all__ = ['DatasetError', 'DatasetReport', 'check_coco_dataset',
-           'check_dataset_config', 'image_file_problem']
+__all__ = ['DatasetError', 'DataPipelineError', 'describe_pipeline_failure',
+           'DatasetReport', 'check_coco_dataset',
+           'check_dataset_config', 'image_file_problem', 'image_decode_problem',
+           'image_size']
 
 logger = logging.getLogger('ppdet_ghm.data')
 
@@ -48,6 +60,37 @@ class DatasetError(ValueError):
     """A dataset defect that stops training or evaluation."""
 
 
+class DataPipelineError(DatasetError):
+    """A sample that failed in the data pipeline (decoding, a transform)."""
+
+
+def describe_pipeline_failure(dataset, indices, err):
+    """A :class:`DataPipelineError` naming the image whose sample failed.
+
+    Args:
+        dataset: ppdet dataset (``roidbs`` with ``im_file``/``im_id``).
+        indices (list[int]): the batch being read; the failing sample is
+            found by reading them one by one again.
+        err (Exception): what the pipeline raised.
+    """
+    culprit = None
+    for index in indices:
+        try:
+            dataset[index]
+        except Exception as sample_err:  # the first that fails
+            culprit, err = index, sample_err
+            break
+    records = getattr(dataset, 'roidbs', None) or []
+    record = records[culprit] if culprit is not None and culprit < len(records) else {}
+    where = "image '{}'".format(record['im_file']) if 'im_file' in record \
+        else 'one of samples {}'.format(list(indices))
+    if 'im_id' in record:
+        where += ' (id {})'.format(int(record['im_id'][0]) if hasattr(
+            record['im_id'], '__len__') else record['im_id'])
+    return DataPipelineError('reading {} failed in the data pipeline: {}: {}'
+                             .format(where, type(err).__name__, err))
+
+
 class DatasetReport(object):
     """What :func:`check_coco_dataset` found (besides errors).
 
@@ -57,11 +100,13 @@ class DatasetReport(object):
         dropped_boxes (list[str]): warnings about boxes ppdet drops.
         outside_boxes (list[str]): warnings about boxes beyond the image.
         images_without_boxes (list[int]): image ids.
+        num_categories (int): entries of ``categories``.
     """
 
     def __init__(self):
         self.num_images = 0
         self.num_annotations = 0
+        self.num_categories = 0
         self.skipped_images = []
         self.dropped_boxes = []
         self.outside_boxes = []
@@ -100,6 +145,100 @@ def image_file_problem(path):
         return 'not a {} file (starts with {!r})'.format(
             'PNG' if ext == '.png' else 'JPEG', head[:4])
     return None
+
+
+def _decoder_messages(path):
+    """Decode ``path`` with OpenCV at 1/8 scale (libjpeg still reads the
+    whole scan) and return (decoded, what libjpeg printed on stderr).
+
+    libjpeg reports a scan cut short ("Corrupt JPEG data: premature end of
+    data segment") only on stderr and fills the rest of the image with
+    grey; the file descriptor is borrowed for the call to read it."""
+    import cv2
+    read, write = os.pipe()
+    saved = os.dup(2)
+    os.dup2(write, 2)
+    try:
+        image = cv2.imread(path, cv2.IMREAD_REDUCED_COLOR_8)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(write)
+    with os.fdopen(read, 'rb') as f:
+        messages = f.read().decode(errors='replace')
+    return image is not None, ' '.join(messages.split())
+
+
+def image_decode_problem(path):
+    """Why ``path`` does not decode cleanly, or None: not decodable at all,
+    or libjpeg's report of corrupt data (cheap checks first:
+    :func:`image_file_problem`)."""
+    decoded, messages = _decoder_messages(path)
+    if not decoded:
+        return 'the file does not decode as an image'
+    if 'Corrupt JPEG data' in messages or 'Premature end' in messages:
+        return 'corrupt JPEG data, the decoder reports: {}'.format(messages)
+    return None
+
+
+def image_size(path):
+    """``(width, height)`` of the image as OpenCV (ppdet's ``Decode``)
+    gives it: from the header (PIL reads no pixels), swapped when the EXIF
+    orientation turns it by 90 degrees, as OpenCV applies it.  A format PIL
+    does not read is decoded with OpenCV."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(0x0112, 1)
+    except (UnidentifiedImageError, OSError):
+        import cv2
+        decoded = cv2.imread(path, cv2.IMREAD_COLOR)
+        return decoded.shape[1], decoded.shape[0]
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+class _DecodedImages(object):
+    """Files already decoded cleanly (path, size, mtime), kept in
+    ``~/.cache/ppdet_ghm`` so that a large dataset is decoded once, not at
+    every start; a cache that cannot be read or written only costs time."""
+
+    def __init__(self, anno_file):
+        root = os.environ.get('XDG_CACHE_HOME') or os.path.join(
+            os.path.expanduser('~'), '.cache')
+        digest = hashlib.sha1(os.path.abspath(anno_file).encode()).hexdigest()
+        self.path = os.path.join(root, 'ppdet_ghm', 'decoded-{}.json'.format(
+            digest[:16]))
+        try:
+            with open(self.path) as f:
+                self.known = json.load(f)
+        except (OSError, ValueError):
+            self.known = {}
+        self.changed = False
+
+    @staticmethod
+    def _stamp(path):
+        stat = os.stat(path)
+        return [stat.st_size, stat.st_mtime_ns]
+
+    def __contains__(self, path):
+        return self.known.get(path) == self._stamp(path)
+
+    def add(self, path):
+        self.known[path] = self._stamp(path)
+        self.changed = True
+
+    def save(self):
+        if not self.changed:
+            return
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            temp = '{}.{}.tmp'.format(self.path, os.getpid())
+            with open(temp, 'w') as f:
+                json.dump(self.known, f)
+            os.replace(temp, self.path)
+        except OSError:
+            pass
 
 
 def _load_annotations(path, key):
@@ -158,19 +297,54 @@ def check_coco_dataset(dataset_dir, anno_path, image_dir='', key='Dataset',
     coco = _load_annotations(anno_file, key + '.anno_path')
     report = DatasetReport()
     report.num_images = len(coco['images'])
+    report.num_categories = len(coco['categories'])
     category_ids = {c.get('id') for c in coco['categories']}
-    images = {}
+    if len(category_ids) != len(coco['categories']):
+        ids = [c.get('id') for c in coco['categories']]
+        raise DatasetError("{}: category id {!r} appears twice in 'categories' "
+                           "(ids must be unique)".format(
+                               anno_file, next(i for i in ids if ids.count(i) > 1)))
+    images, id_of_file = {}, {}
     for im in coco['images']:
         if not {'id', 'file_name', 'width', 'height'} <= set(im):
             raise DatasetError("{}: image entry {!r} lacks one of id, "
                                "file_name, width, height".format(anno_file, im))
+        if im['id'] in images:
+            raise DatasetError(
+                "{}: two images have id {!r}: '{}' and '{}' (ids must be "
+                "unique)".format(anno_file, im['id'],
+                                 images[im['id']]['file_name'], im['file_name']))
+        other = id_of_file.setdefault(os.path.normpath(im['file_name']), im['id'])
+        if other != im['id']:
+            raise DatasetError(
+                "{}: the file '{}' is listed twice, as image ids {!r} and {!r} "
+                "(each image once)".format(anno_file, im['file_name'], other,
+                                          im['id']))
         images[im['id']] = im
 
     boxes_per_image = dict.fromkeys(images, 0)
     annotations = coco.get('annotations', [])
     report.num_annotations = len(annotations)
+    for field, why in (('id', 'pycocotools indexes annotations by it'),
+                       ('area', "ppdet drops a box by it; COCO's is the "
+                                "object's area, e.g. w * h of the bbox"),
+                       ('iscrowd', 'pycocotools needs it; 0 for an ordinary '
+                                   'box')):
+        lacking = [a for a in annotations if field not in a]
+        if lacking:
+            raise DatasetError(
+                "{}: {} annotation(s) have no '{}', first annotation id {} "
+                "(image id {}) ({})".format(
+                    anno_file, len(lacking), field, lacking[0].get('id'),
+                    lacking[0].get('image_id'), why))
+    seen_ids = set()
     for ann in annotations:
         ann_id, image_id = ann.get('id'), ann.get('image_id')
+        if ann_id in seen_ids:
+            raise DatasetError(
+                "{}: two annotations have id {!r} (image id {}); pycocotools "
+                "would keep one of them only".format(anno_file, ann_id, image_id))
+        seen_ids.add(ann_id)
         if ann.get('category_id') not in category_ids:
             raise DatasetError(
                 "{}: annotation id {} (image id {}) has category_id {!r}, "
@@ -212,23 +386,44 @@ def check_coco_dataset(dataset_dir, anno_path, image_dir='', key='Dataset',
         i for i, n in boxes_per_image.items() if n == 0)
 
     if check_image_files:
-        folder = os.path.join(dataset_dir, image_dir)
+        _check_image_files(images, os.path.join(dataset_dir, image_dir),
+                           anno_file, report)
+    for message in report.warnings():
+        logger.warning(message)
+    return report
+
+
+def _check_image_files(images, folder, anno_file, report):
+    decoded = _DecodedImages(anno_file)
+    try:
         for image_id in sorted(images):
-            path = os.path.join(folder, images[image_id]['file_name'])
+            im = images[image_id]
+            path = os.path.join(folder, im['file_name'])
             if not os.path.isfile(path):
                 report.skipped_images.append(
                     "image id {}: no file '{}': the image is skipped".format(
                         image_id, path))
                 continue
             problem = image_file_problem(path)
+            if problem is None and path not in decoded:
+                problem = image_decode_problem(path)
+                if problem is None:
+                    decoded.add(path)
             if problem:
                 raise DatasetError(
                     "{}: image id {} ('{}'): {}; replace the file or remove "
                     "the image from the annotations".format(
                         anno_file, image_id, path, problem))
-    for message in report.warnings():
-        logger.warning(message)
-    return report
+            size = image_size(path)
+            if size != (im['width'], im['height']):
+                raise DatasetError(
+                    "{}: image id {} ('{}') is {}x{} in the file but {}x{} in "
+                    "the annotations; the boxes are in the annotations' frame: "
+                    "fix width/height (or the boxes)".format(
+                        anno_file, image_id, path, size[0], size[1],
+                        im['width'], im['height']))
+    finally:
+        decoded.save()
 
 
 def check_dataset_config(dataset_cfg, key, check_image_files=True):

@@ -1,5 +1,7 @@
 from .callbacks import RankLossLogger, parameter_digest
-from .checkpoints import install_atomic_checkpoints, latest_checkpoint
+from .checkpoints import (OutputError, check_writable,
+                          install_atomic_checkpoints, latest_checkpoint)
+from .evaluation import EvaluationError, evaluate
 from .nonfinite_guard import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
                               NonFiniteLossGuard)
 from .signals import (PendingSignalCheck, TrainingInterrupted,
@@ -11,6 +13,7 @@ from .training import (TrainResult, check_datasets, create_model,
 __all__ = ['RankLossLogger', 'parameter_digest', 'MAX_CONSECUTIVE_SKIPS',
            'NonFiniteLossError', 'NonFiniteLossGuard', 'TrainingInterrupted',
            'install_atomic_checkpoints', 'install_signal_handlers',
+           'OutputError', 'check_writable', 'EvaluationError', 'evaluate',
            'latest_checkpoint', 'PendingSignalCheck', 'raise_pending_interrupt',
            'TrainResult', 'check_datasets', 'create_model', 'create_trainer',
            'create_trainer_with_weights', 'train', 'load_config',

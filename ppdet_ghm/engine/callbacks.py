@@ -7,6 +7,8 @@ import numpy as np
 import paddle.distributed as dist
 from ppdet.engine.callbacks import Callback
 
+from .checkpoints import OutputError
+
 __all__ = ['RankLossLogger', 'parameter_digest']
 
 
@@ -41,7 +43,11 @@ class RankLossLogger(Callback):
         self.log_iter = cfg.get('log_iter', 20)
         name = os.path.splitext(os.path.basename(cfg.filename))[0]
         directory = os.path.join(cfg.get('save_dir', 'output'), name)
-        os.makedirs(directory, exist_ok=True)
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as err:
+            raise OutputError("cannot create the folder of the loss log '{}': "
+                              "{}".format(directory, err.strerror or err)) from err
         self.path = os.path.join(directory, 'loss_rank{}.jsonl'.format(self.rank))
         # The trainer keeps the step's losses on rank 0 only: take them from
         # the model's output on every rank.
@@ -60,8 +66,12 @@ class RankLossLogger(Callback):
                   'step': int(status['step_id']),
                   'lr': float(status['learning_rate'])}
         record.update({k: float(v) for k, v in self._losses.items()})
-        with open(self.path, 'a') as f:
-            f.write(json.dumps(record, sort_keys=True) + '\n')
+        try:
+            with open(self.path, 'a') as f:
+                f.write(json.dumps(record, sort_keys=True) + '\n')
+        except OSError as err:
+            raise OutputError("cannot append to the loss log '{}': {}".format(
+                self.path, err.strerror or err)) from err
         if self.rank > 0 and record['step'] % self.log_iter == 0:
             # print, not ppdet's logger: that one is silent on ranks > 0
             print('rank {} epoch {} step {}: {}'.format(

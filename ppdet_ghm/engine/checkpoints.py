@@ -3,7 +3,11 @@
 :func:`install_atomic_checkpoints` makes PaddleDetection write each
 checkpoint file under a temporary name and rename it into place, so a crash,
 a kill or an interrupt during a save never leaves a truncated latest
-checkpoint; :func:`latest_checkpoint` finds the newest complete one.
+checkpoint; :func:`latest_checkpoint` finds the newest complete one.  A
+save that fails (disk full, read-only folder) raises :class:`OutputError`
+naming the file and the cause, with the previous checkpoint intact and no
+temporary file left; :func:`check_writable` finds a folder that cannot be
+written before training starts.
 """
 import glob
 import os
@@ -11,7 +15,30 @@ import re
 
 from ..compat import wrap_ppdet_save_model
 
-__all__ = ['install_atomic_checkpoints', 'latest_checkpoint']
+__all__ = ['OutputError', 'check_writable', 'install_atomic_checkpoints',
+           'latest_checkpoint']
+
+
+class OutputError(RuntimeError):
+    """A training output (checkpoint, loss log) that cannot be written."""
+
+
+def _cause(err):
+    return err.strerror or str(err) or type(err).__name__
+
+
+def check_writable(directory, what='save_dir'):
+    """Create ``directory`` if needed and write and remove a probe file in
+    it; :class:`OutputError` naming it and the cause if that fails."""
+    probe = os.path.join(directory, '.write-test-{}'.format(os.getpid()))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(probe, 'w') as f:
+            f.write('ok')
+        os.remove(probe)
+    except OSError as err:
+        raise OutputError("{}: cannot write to '{}': {}".format(
+            what, directory, _cause(err))) from err
 
 _SUFFIXES = ('.pdparams', '.pdema', '.pdopt')
 
@@ -28,6 +55,11 @@ def _atomic(save_model):
                 src = os.path.join(save_dir, temp + suffix)
                 if os.path.exists(src):
                     os.replace(src, os.path.join(save_dir, save_name + suffix))
+        except OSError as err:
+            raise OutputError(
+                "cannot save checkpoint '{}': {}; the previous checkpoints "
+                "are unchanged".format(os.path.join(save_dir, save_name),
+                                       _cause(err))) from err
         finally:
             for suffix in _SUFFIXES:
                 leftover = os.path.join(save_dir, temp + suffix)

@@ -8,31 +8,56 @@ its share of the CPU cores.
 import os
 import sys
 
+import yaml
+
 from ..compat import set_cpu_threads
-from ..utils import ConfigError, check_module_keys
+from ..utils import ConfigError, check_module_keys, check_top_level
 
 __all__ = ['load_config', 'select_device', 'cpu_threads_per_process']
 
 
-def load_config(path, options=None, **extra):
+def _read_config(path):
+    """ppdet's ``load_config`` with its file errors as :class:`ConfigError`
+    (a YAML syntax error, a ``_BASE_`` entry that is not there, a file that
+    is not a mapping), naming the file."""
+    from ppdet.core.workspace import load_config as ppdet_load_config
+    try:
+        return ppdet_load_config(path)
+    except yaml.YAMLError as err:
+        raise ConfigError('{}: not valid YAML: {}'.format(
+            path, ' '.join(str(err).split()))) from err
+    except (FileNotFoundError, IsADirectoryError) as err:
+        raise ConfigError("{}: _BASE_ entry '{}' is not a file (a _BASE_ "
+                          "path is relative to the config that names it)"
+                          .format(path, err.filename)) from err
+    except (TypeError, AttributeError) as err:
+        raise ConfigError('{}: expected a YAML mapping of keys to values in it '
+                          'and in each _BASE_ file ({})'.format(path, err)) from err
+
+
+def load_config(path, options=None, stream=None, **extra):
     """The config at ``path`` with ``options`` (``-o`` key=value, a dict)
     and then ``extra`` merged over it; ``cfg['_config_path']`` is ``path``.
+    Warnings (a top-level key nobody reads) go to ``stream`` (stderr).
 
     Raises:
-        ConfigError: no file at ``path``, or a module block with a key its
-            module does not take (named, with the closest valid key).
+        ConfigError: no file at ``path`` or not valid YAML; a module block
+            with a key its module does not take, or a top-level key that is
+            a near miss of a known one (named, with the closest valid key);
+            a value ppdet would misuse (``utils.config.check_top_level``).
     """
-    from ppdet.core.workspace import load_config as ppdet_load_config
     from ppdet.core.workspace import merge_config
     from ppdet.utils.check import check_config
 
     if not os.path.isfile(path):
         raise ConfigError("config: no file at '{}'".format(path))
-    cfg = ppdet_load_config(path)
+    cfg = _read_config(path)
     merge_config(options or {})
     merge_config(extra)
     check_config(cfg)
     check_module_keys(cfg, path)
+    for message in check_top_level(cfg, path):
+        print('warning: ' + message, file=stream or sys.stderr)
     cfg['_config_path'] = path
     return cfg
 

@@ -13,13 +13,15 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from ..compat import restart_train_loader
-from ..data import check_dataset_config
+from ..compat import propagate_reader_errors, restart_train_loader
+from ..data import (DatasetError, check_dataset_config,
+                    describe_pipeline_failure)
 from ..utils import (ConfigError, check_resume_checkpoint,
                      check_weights_cover_model, resolve_pretrain_weights,
                      resolve_weights_path)
 from .callbacks import RankLossLogger
-from .checkpoints import install_atomic_checkpoints, latest_checkpoint
+from .checkpoints import (OutputError, check_writable,
+                          install_atomic_checkpoints, latest_checkpoint)
 from .nonfinite_guard import NonFiniteLossError, NonFiniteLossGuard
 from .signals import (PendingSignalCheck, TrainingInterrupted,
                       install_signal_handlers, raise_pending_interrupt)
@@ -47,9 +49,32 @@ def check_datasets(cfg, *keys, stream=None):
     defect and print each warning to ``stream`` (default: ``sys.stderr``)."""
     for key in keys:
         report = check_dataset_config(cfg[key], key)
-        for message in report.warnings() if report else []:
+        if report is None:
+            continue
+        for message in report.warnings():
             print('warning: {}: {}'.format(key, message),
                   file=stream or sys.stderr)
+        _check_class_count(cfg, key, report, stream or sys.stderr)
+
+
+def _check_class_count(cfg, key, report, stream):
+    """ppdet numbers a dataset's categories 0..K-1; with ``num_classes`` < K
+    the highest ones fall outside the head's outputs without a word."""
+    num_classes = cfg.get('num_classes')
+    if not isinstance(num_classes, int):
+        return
+    where = "{}: '{}' has {} categories".format(
+        key, os.path.join(cfg[key].get('dataset_dir') or '',
+                          cfg[key].get('anno_path') or ''),
+        report.num_categories)
+    if num_classes < report.num_categories:
+        raise DatasetError('{} but num_classes is {}: set num_classes: {} (the '
+                           'classes beyond {} would be lost)'.format(
+                               where, num_classes, report.num_categories,
+                               num_classes))
+    if num_classes > report.num_categories:
+        print('warning: {}, num_classes is {}: the head has outputs no '
+              'category trains'.format(where, num_classes), file=stream)
 
 
 def _refused(cfg, err):
@@ -65,9 +90,13 @@ def create_trainer(cfg, mode):
     PaddleDetection's modules check their arguments with ``assert`` or
     ``ValueError`` in their constructors (wrong type, out of range, a
     head/loss combination that cannot train); either becomes a
-    :class:`ConfigError` naming the config file.
+    :class:`ConfigError` naming the config file.  A sample that fails in
+    the data pipeline later raises :class:`~ppdet_ghm.data.DataPipelineError`
+    naming the image (``compat.propagate_reader_errors``).
     """
     from ppdet.engine import Trainer
+    # a sample failing in the reader thread must not leave us waiting
+    propagate_reader_errors(describe_pipeline_failure)
     try:
         return Trainer(cfg, mode=mode)
     except (ValueError, AssertionError) as err:
@@ -119,6 +148,9 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
 
     Raises:
         ConfigError, WeightsError, DatasetError: before training starts.
+        OutputError: ``save_dir`` cannot be written (before training
+            starts), or a checkpoint or the loss log could not be written
+            (disk full...): the previous checkpoints are intact.
         NonFiniteLossError: the guard stopped training; the message names
             the latest checkpoint.
         TrainingInterrupted: SIGTERM/SIGINT; ``latest_checkpoint``,
@@ -138,6 +170,8 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
     pretrain = None if resume else resolve_pretrain_weights(
         cfg.get('pretrain_weights'))
     check_datasets(cfg, 'TrainDataset', *(['EvalDataset'] if evaluate else []))
+    save_dir = os.path.join(cfg.get('save_dir', 'output'), cfg.filename)
+    check_writable(save_dir)    # before hours of training, not after
     trainer = create_trainer(cfg, 'train')
     try:
         guard = NonFiniteLossGuard(trainer, cfg.get('nonfinite_loss', 'stop'))
@@ -156,7 +190,6 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
         trainer.load_weights(pretrain)
     install_signal_handlers()
 
-    save_dir = os.path.join(cfg.save_dir, cfg.filename)
     try:
         trainer.train(evaluate)
         raise_pending_interrupt()   # a signal held during the last step

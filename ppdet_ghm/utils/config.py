@@ -3,14 +3,38 @@
 ppdet passes every key of a module's block to its constructor, so a typo
 (``GHMCLoss: {bins: 30, momentm: 0.75}``) surfaces as a ``TypeError`` from
 deep inside ``create``.  :func:`check_module_keys` names the block, the key
-and the accepted options first.
+and the accepted options first.  At the top level ppdet reads the keys it
+knows and ignores the rest, so ``epoc: 3`` silently trains the default
+number of epochs: :func:`check_top_level` refuses a key that is not known
+but close to one that is, warns about any other unknown key, and checks the
+values ppdet would divide by or silently misuse.
 """
 import difflib
 import inspect
+import numbers
 
 from ..compat import is_module_schema, schema_module
 
-__all__ = ['ConfigError', 'check_module_keys']
+__all__ = ['ConfigError', 'check_module_keys', 'check_top_level',
+           'KNOWN_TOP_LEVEL_KEYS']
+
+#: Top-level keys that PaddleDetection 2.6 (engine, tools, readers, export,
+#: slim) or ppdet_ghm read, besides registered module blocks.  A key outside
+#: this set is only refused when it is a near miss of one inside it.
+KNOWN_TOP_LEVEL_KEYS = frozenset("""
+    architecture pretrain_weights weights metric num_classes epoch
+    snapshot_epoch log_iter save_dir use_gpu use_xpu use_mlu use_npu use_gcu
+    print_flops print_params find_unused_parameters use_ema ema_decay
+    ema_decay_type ema_filter_no_grad ema_black_list ema_start_iters
+    use_simple_ema cycle_epoch amp amp_level init_loss_scaling
+    custom_black_list custom_white_list use_vdl vdl_log_dir use_wandb wandb
+    save_prediction_only output_eval classwise map_type IouType worker_num
+    norm_type filename fleet to_static profiler_options export
+    TrainReader EvalReader TestReader TrainDataset EvalDataset TestDataset
+    EvalMOTDataset TestMOTDataset UnsupTrainDataset LearningRate
+    OptimizerBuilder slim slim_type
+    nonfinite_loss _config_path
+""".split())
 
 
 class ConfigError(ValueError):
@@ -54,3 +78,57 @@ def check_module_keys(cfg, config_path='config'):
                     config_path, block, key,
                     "; did you mean '{}'?".format(close[0]) if close else '',
                     ', '.join(accepted)))
+
+
+def _near_miss(key, known):
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _positive_int(cfg, key, config_path):
+    value = cfg.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(
+            value, numbers.Integral) or value < 1):
+        raise ConfigError('{}: {}: expected an integer >= 1, got {!r}'.format(
+            config_path, key, value))
+
+
+def check_top_level(cfg, config_path='config'):
+    """The config's top-level keys and the values ppdet does not check.
+
+    Args:
+        cfg (dict): ppdet's loaded global config (after ``-o`` options).
+        config_path (str): for the messages.
+
+    Returns:
+        list[str]: warnings, one per unknown key that is not a near miss.
+
+    Raises:
+        ConfigError: a near miss of a known key or of a registered module
+            (``epoc`` for ``epoch``, ``GHMCLos``), ``snapshot_epoch``,
+            ``epoch`` or ``log_iter`` not an integer >= 1 (ppdet divides by
+            ``snapshot_epoch``), ``num_classes`` not an integer >= 1, or a
+            ``LearningRate.base_lr`` that is not a number > 0.
+    """
+    modules = {k for k, v in cfg.items() if is_module_schema(v)}
+    known = KNOWN_TOP_LEVEL_KEYS | modules
+    warnings = []
+    for key in cfg:
+        if key in known or not isinstance(key, str):
+            continue
+        close = _near_miss(key, known)
+        if close:
+            raise ConfigError("{}: unknown top-level key '{}'; did you mean "
+                              "'{}'? (ppdet would ignore it)".format(
+                                  config_path, key, close))
+        warnings.append("{}: top-level key '{}' is not one PaddleDetection or "
+                        "ppdet_ghm reads (ignored)".format(config_path, key))
+    for key in ('snapshot_epoch', 'epoch', 'log_iter', 'num_classes'):
+        _positive_int(cfg, key, config_path)
+    lr = cfg.get('LearningRate')
+    base_lr = lr.get('base_lr') if hasattr(lr, 'get') else None
+    if base_lr is not None and (isinstance(base_lr, bool) or not isinstance(
+            base_lr, numbers.Real) or not base_lr > 0):
+        raise ConfigError('{}: LearningRate.base_lr: expected a number > 0, '
+                          'got {!r}'.format(config_path, base_lr))
+    return warnings

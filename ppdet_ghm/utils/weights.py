@@ -7,11 +7,12 @@ word; :func:`check_weights_cover_model` refuses it first.
 """
 import os
 
+import numpy as np
 import paddle
 
 __all__ = ['WeightsError', 'resolve_weights_path', 'check_weights_cover_model',
            'check_resume_checkpoint', 'load_state_dict',
-           'resolve_pretrain_weights']
+           'resolve_pretrain_weights', 'first_nonfinite']
 
 _SHOWN = 20
 
@@ -52,6 +53,30 @@ def load_state_dict(path, what='weights'):
     return state
 
 
+def first_nonfinite(state):
+    """``(key, what)`` of the first float array in ``state`` holding NaN or
+    inf (``what`` counts them), or None."""
+    for key, value in state.items():
+        array = np.asarray(value) if isinstance(value, np.ndarray) else None
+        if array is None or array.dtype.kind != 'f':
+            continue
+        finite = np.isfinite(array)
+        if not finite.all():
+            nan = int(np.isnan(array).sum())
+            return key, '{} NaN and {} inf of {} values'.format(
+                nan, int((~finite).sum()) - nan, array.size)
+    return None
+
+
+def _refuse_nonfinite(state, path, what):
+    bad = first_nonfinite(state)
+    if bad:
+        raise WeightsError(
+            "{}: '{}' holds non-finite values, first in '{}' ({}): it would "
+            "only produce NaN (weights saved after training diverged?)".format(
+                what, path, bad[0], bad[1]))
+
+
 def check_resume_checkpoint(model, path):
     """A checkpoint to resume from: weights that cover ``model`` and a
     readable optimizer state next to them.
@@ -89,10 +114,12 @@ def check_weights_cover_model(model, path):
 
     Raises:
         WeightsError: missing file, unreadable file, missing keys or shape
-            mismatches (all listed). Extra keys in the file are allowed.
+            mismatches (all listed), NaN or inf in a float tensor (the
+            first named). Extra keys in the file are allowed.
     """
     path = resolve_weights_path(path)
     weights = load_state_dict(path)
+    _refuse_nonfinite(weights, path, 'weights')
     expected = model.state_dict()  # parameters + persistable buffers
     missing = [k for k in expected if k not in weights]
     mismatched = ['{} (model {} vs file {})'.format(
@@ -129,8 +156,11 @@ def resolve_pretrain_weights(url_or_path):
                 "pretrain_weights: no file at '{}'. Pass an existing file with "
                 "-o pretrain_weights=PATH or train from scratch with "
                 "-o pretrain_weights=".format(url_or_path))
-        load_state_dict(resolve_weights_path(url_or_path), 'pretrain_weights')
-        return url_or_path
+        # the file itself: ppdet takes any dot in the name for a suffix
+        path = resolve_weights_path(url_or_path)
+        _refuse_nonfinite(load_state_dict(path, 'pretrain_weights'), path,
+                          'pretrain_weights')
+        return path
     try:
         return get_weights_path(url_or_path)
     except BaseException as err:  # the downloader may sys.exit or raise

@@ -217,3 +217,139 @@ def test_bbox_that_is_not_four_finite_numbers_is_an_error(dataset, bbox):
     with pytest.raises(DatasetError, match='annotation id {} .*finite numbers'
                        .format(ann['id'])):
         dataset.check()
+
+
+# -- defects that used to crash in ppdet or pass silently ------------------------
+
+@pytest.mark.parametrize('field, message', [
+    ('area', "have no 'area', first annotation id"),
+    ('iscrowd', "have no 'iscrowd', first annotation id"),
+    ('id', "have no 'id', first annotation id None"),
+])
+def test_annotation_without_area_iscrowd_or_id_is_an_error(dataset, field, message):
+    coco = dataset.coco()
+    for ann in coco['annotations'][1:3]:
+        del ann[field]
+    dataset.write(coco)
+    with pytest.raises(DatasetError, match=r"instances_train\.json: 2 annotation\(s\) "
+                       + message):
+        dataset.check()
+
+
+def test_two_images_with_one_id_are_an_error_naming_both_files(dataset):
+    coco = dataset.coco()
+    coco['images'][1]['id'] = coco['images'][0]['id']
+    dataset.write(coco)
+    with pytest.raises(DatasetError, match=r"two images have id 1: '000001\.jpg' "
+                                           r"and '000002\.jpg'"):
+        dataset.check()
+
+
+def test_one_file_under_two_ids_is_an_error(dataset):
+    coco = dataset.coco()
+    coco['images'][1]['file_name'] = './' + coco['images'][0]['file_name']
+    dataset.write(coco)
+    with pytest.raises(DatasetError, match=r"the file '\./000001\.jpg' is listed "
+                                           r"twice, as image ids 1 and 2"):
+        dataset.check()
+
+
+def test_duplicate_annotation_or_category_ids_are_errors(dataset):
+    coco = dataset.coco()
+    coco['annotations'][1]['id'] = coco['annotations'][0]['id']
+    dataset.write(coco)
+    with pytest.raises(DatasetError, match=r"two annotations have id 1 .*keep one"):
+        dataset.check()
+    coco = dataset.coco()
+    coco['annotations'][1]['id'] = 999
+    coco['categories'][1]['id'] = coco['categories'][0]['id']
+    dataset.write(coco)
+    with pytest.raises(DatasetError, match=r"category id 1 appears twice"):
+        dataset.check()
+
+
+def test_image_size_that_disagrees_with_the_file_is_an_error(dataset):
+    coco = dataset.coco()
+    coco['images'][2]['width'] = 128
+    dataset.write(coco)
+    with pytest.raises(DatasetError, match=r"image id 3 \('.*000003\.jpg'\) is "
+                                           r"64x64 in the file but 128x64 in the "
+                                           r"annotations"):
+        dataset.check()
+
+
+def _jpeg_with_exif_rotation(path, width, height):
+    from PIL import Image
+    image = Image.new('RGB', (width, height), (90, 120, 150))
+    exif = image.getexif()
+    exif[0x0112] = 6                       # rotate 90: shown height x width
+    image.save(path, exif=exif)
+
+
+def test_exif_rotated_image_is_checked_at_the_size_opencv_decodes(dataset):
+    # ppdet decodes with OpenCV, which applies the EXIF orientation: the json
+    # of such a file holds the turned size, which must not be refused
+    import cv2
+    path = dataset.image(1)
+    _jpeg_with_exif_rotation(path, 64, 48)
+    assert cv2.imread(path).shape[:2] == (64, 48)      # turned: 48 wide
+    coco = dataset.coco()
+    coco['images'][0].update(width=48, height=64)
+    dataset.write(coco)
+    dataset.check()
+
+
+def test_jpeg_whose_scan_is_cut_short_is_an_error(dataset):
+    # it still ends with an end-of-image marker: only a full decode finds it,
+    # where libjpeg says "Corrupt JPEG data" and fills the rest with grey
+    path = dataset.image(2)
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2] + b'\xff\xd9')
+    assert image_file_problem(path) is None
+    with pytest.raises(DatasetError, match=r"image id 2 \('.*000002\.jpg'\): corrupt "
+                                           r"JPEG data, the decoder reports: .*premature"):
+        dataset.check()
+
+
+def test_clean_decodes_are_remembered_and_a_changed_file_is_checked_again(dataset):
+    dataset.check()
+    path = dataset.image(4)
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:           # new size and time: decoded again
+        f.write(data[:len(data) // 2] + b'\xff\xd9')
+    with pytest.raises(DatasetError, match='corrupt JPEG data'):
+        dataset.check()
+
+
+def test_a_file_that_is_no_image_under_an_unknown_extension_is_an_error(dataset):
+    coco = dataset.coco()
+    coco['images'][0]['file_name'] = 'notes.txt'
+    dataset.write(coco)
+    with open(os.path.join(dataset.dir, 'train', 'notes.txt'), 'w') as f:
+        f.write('not an image')
+    with pytest.raises(DatasetError, match=r"notes\.txt'\): the file does not "
+                                           r"decode as an image"):
+        dataset.check()
+
+
+def test_a_pipeline_failure_names_the_image_of_the_failing_sample():
+    import numpy as np
+
+    from ppdet_ghm.data import DataPipelineError, describe_pipeline_failure
+
+    class Dataset:
+        roidbs = [{'im_file': 'a.jpg', 'im_id': np.array([7])},
+                  {'im_file': 'b.jpg', 'im_id': np.array([8])}]
+
+        def __getitem__(self, index):
+            if index == 1:
+                raise AttributeError("'bytes' object has no attribute 'shape'")
+            return {}
+
+    err = describe_pipeline_failure(Dataset(), [0, 1], KeyError('first report'))
+    assert isinstance(err, DataPipelineError)
+    assert str(err) == ("reading image 'b.jpg' (id 8) failed in the data pipeline: "
+                        "AttributeError: 'bytes' object has no attribute 'shape'")

@@ -56,3 +56,42 @@ def test_latest_checkpoint(tmp_path):
     assert latest_checkpoint(str(tmp_path)) == str(tmp_path / '10')
     _write(str(tmp_path / 'model_final.pdparams'), '')
     assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'model_final')
+
+
+def test_a_save_that_fails_names_the_file_and_keeps_the_previous_checkpoint(tmp_path):
+    import errno
+
+    from ppdet_ghm.engine import OutputError
+
+    def disk_full(model, optimizer, save_dir, save_name, *args, **kwargs):
+        base = os.path.join(save_dir, save_name)
+        _write(base + '.pdparams', 'half the new weights')
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), base + '.pdopt')
+
+    _write(str(tmp_path / '4.pdparams'), 'old weights')
+    _write(str(tmp_path / '4.pdopt'), 'old optimizer')
+    with pytest.raises(OutputError, match=r"cannot save checkpoint '{}': No space "
+                       r"left on device; the previous checkpoints are unchanged"
+                       .format(tmp_path / '4')):
+        _atomic(disk_full)({}, None, str(tmp_path), '4', 5)
+    assert (tmp_path / '4.pdparams').read_text() == 'old weights'
+    assert sorted(os.listdir(tmp_path)) == ['4.pdopt', '4.pdparams']  # no temp files
+
+
+def test_check_writable_names_a_folder_that_cannot_be_written(tmp_path, monkeypatch):
+    from ppdet_ghm.engine import OutputError, check_writable
+    check_writable(str(tmp_path / 'new' / 'run'))             # created
+    assert os.listdir(tmp_path / 'new' / 'run') == []          # probe removed
+    blocker = tmp_path / 'file'
+    blocker.write_text('')
+    with pytest.raises(OutputError, match=r"save_dir: cannot write to '{}': Not a "
+                       r"directory".format(blocker / 'run')):
+        check_writable(str(blocker / 'run'))
+    import builtins
+    import errno
+
+    def read_only(path, *args, **kwargs):       # EROFS, as root cannot chmod it away
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+    monkeypatch.setattr(builtins, 'open', read_only)
+    with pytest.raises(OutputError, match='Read-only file system'):
+        check_writable(str(tmp_path))

@@ -105,3 +105,38 @@ def test_half_precision_head_outputs_keep_ghm_weights_finite():
     for loss in (model.head.loss_class, model.head.loss_bbox):
         assert loss.acc_sum.dtype == paddle.float32
         assert np.isfinite(loss.acc_sum.numpy()).all() and float(loss.acc_sum.sum()) > 0
+
+
+def test_fewer_classes_than_the_dataset_has_is_refused(tmp_path, data):
+    cfg, out = load(tmp_path, data, extra='num_classes: 3\n')
+    with pytest.raises(DatasetError, match=r"TrainDataset: '.*instances_train\.json' "
+                       r"has 4 categories but num_classes is 3"):
+        train(cfg)
+    assert not os.path.exists(out)
+
+
+def test_more_classes_than_the_dataset_has_is_a_warning(tmp_path, data, capsys):
+    cfg, _ = load(tmp_path, data, extra='num_classes: 5\n')
+    train(cfg)
+    assert 'has 4 categories, num_classes is 5: the head has outputs no ' \
+           'category trains' in capsys.readouterr().err
+
+
+def test_a_save_dir_that_cannot_be_written_is_refused_before_training(tmp_path, data):
+    from ppdet_ghm.engine import OutputError
+    blocker = tmp_path / 'not_a_dir'
+    blocker.write_text('')
+    cfg, _ = load(tmp_path, data, extra='save_dir: {}\n'.format(blocker))
+    with pytest.raises(OutputError, match="save_dir: cannot write to '{}/run': Not a "
+                       "directory".format(blocker)):
+        train(cfg)
+
+
+def test_pretrain_weights_on_a_dotted_path_without_suffix_are_loaded(tmp_path, data):
+    (tmp_path / 'first').mkdir()
+    first, out = load(tmp_path / 'first', data)
+    train(first)
+    dotted = str(tmp_path / 'weights.v2')
+    os.rename(os.path.join(out, 'model_final.pdparams'), dotted + '.pdparams')
+    cfg, _ = load(tmp_path, data, extra='pretrain_weights: {}\n'.format(dotted))
+    train(cfg)                              # ppdet alone: "Unknown postfix .v2"

@@ -98,6 +98,29 @@ def test_eval_with_a_missing_path_names_it(trained):
     assert proc.returncode != 0 and "/no/such/model" in proc.stderr
 
 
+def test_eval_that_detects_nothing_ends_with_an_error_not_silence(trained):
+    _, config, weights, _ = trained
+    proc = run_tool('eval.py', '-c', config, '-o', 'weights=' + weights,
+                    'GHMRetinaPostProcess.score_threshold=1.0', check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        'error: {}: evaluation ended without a metric'.format(config))
+
+
+def test_infer_on_a_file_that_is_no_image_ends_instead_of_waiting(trained, tmp_path):
+    # ppdet's reader thread died on it and the main process waited forever
+    _, config, weights, _ = trained
+    junk = tmp_path / 'notes.txt'
+    junk.write_text('not an image')
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'tools', 'infer.py'), '-c', config,
+         '-o', 'weights=' + weights, '--infer_img', str(junk)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: --infer_img: '{}': the file does not decode as an image".format(junk))
+
+
 def test_infer_draws_boxes_into_output_dir(trained, tiny_data):
     tmp, config, weights, _ = trained
     out = os.path.join(tmp, 'infer')
@@ -220,7 +243,7 @@ def test_eval_refuses_truncated_weights_naming_the_file(trained):
 
 
 @pytest.mark.parametrize('override, listed', [
-    ({'num_classes': 3}, 'head.retina_cls.weight (model [27, 16, 3, 3] vs file [36, 16, 3, 3])'),
+    ({'num_classes': 5}, 'head.retina_cls.weight (model [45, 16, 3, 3] vs file [36, 16, 3, 3])'),
     ({'CSPResNet': {'depth_mult': 0.67}}, '90 missing key(s): backbone.stages.0.blocks.1.conv1.conv.weight'),
 ])
 def test_eval_refuses_weights_of_another_architecture(trained, override, listed):

@@ -1,6 +1,7 @@
 """ppdet_ghm.utils.config and the config errors the tools print: an unknown
 key, a wrong type, an out-of-range value, a head/loss combination that cannot
 work -- each named with its block and value, before any training."""
+import glob
 import os
 import subprocess
 import sys
@@ -96,3 +97,58 @@ def test_train_tool_ends_a_refused_config_with_one_line_and_exit_2(tmp_path):
     assert path in error[0]
     assert 'Traceback' not in proc.stderr
     assert 'Epoch:' not in proc.stdout + proc.stderr
+
+
+# -- top-level keys and values (utils.config.check_top_level) ---------------------
+
+@pytest.mark.parametrize('body, expected', [
+    ('epoc: 3\n', "unknown top-level key 'epoc'; did you mean 'epoch'?"),
+    ('GHMCLos: {bins: 20}\n', "unknown top-level key 'GHMCLos'; did you mean 'GHMCLoss'?"),
+    ('snapshot_epoch: 0\n', 'snapshot_epoch: expected an integer >= 1, got 0'),
+    ('epoch: "3"\n', "epoch: expected an integer >= 1, got '3'"),
+    ('log_iter: 0\n', 'log_iter: expected an integer >= 1, got 0'),
+    ('num_classes: 0\n', 'num_classes: expected an integer >= 1, got 0'),
+    ('LearningRate: {base_lr: -0.01}\n', 'LearningRate.base_lr: expected a number > 0, got -0.01'),
+    ('LearningRate: {base_lr: 0}\n', 'LearningRate.base_lr: expected a number > 0, got 0'),
+])
+def test_top_level_slips_are_refused_naming_key_and_value(tmp_path, body, expected):
+    path = child_config(tmp_path, body)
+    with pytest.raises(ConfigError) as err:
+        load_run_config(path)
+    assert expected in str(err.value) and path in str(err.value)
+
+
+def test_an_unknown_key_far_from_any_known_one_is_a_warning(tmp_path, capsys):
+    path = child_config(tmp_path, 'my_note: keep\n')
+    load_run_config(path)
+    assert "warning: {}: top-level key 'my_note' is not one PaddleDetection or " \
+           "ppdet_ghm reads (ignored)".format(path) in capsys.readouterr().err
+
+
+SHIPPED = sorted(
+    os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 'configs', '**', '*.yml'),
+                                                recursive=True)
+    if '_base_' not in p and os.path.basename(p) not in ('runtime.yml',)
+    and 'datasets' not in p)
+
+
+@pytest.mark.parametrize('config', SHIPPED)
+def test_shipped_configs_load_without_a_warning(config, capsys):
+    load_run_config(os.path.join(ROOT, config))
+    assert capsys.readouterr().err == ''
+
+
+@pytest.mark.parametrize('text, expected', [
+    ("epoch: [1, 2\n", 'not valid YAML: while parsing a flow sequence'),
+    ("_BASE_: ['nowhere.yml']\n", "_BASE_ entry '{dir}/nowhere.yml' is not a file"),
+    ("", 'expected a YAML mapping'),
+    ("- a\n- b\n", 'expected a YAML mapping'),
+])
+def test_config_files_that_do_not_read_are_named(tmp_path, text, expected):
+    path = tmp_path / 'bad.yml'
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_run_config(str(path))
+    message = str(err.value)
+    assert message.startswith(str(path)) and '\n' not in message
+    assert expected.format(dir=tmp_path) in message

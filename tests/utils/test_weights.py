@@ -70,3 +70,33 @@ def test_offline_download_error_says_how_to_pass_a_file(monkeypatch):
 def test_missing_local_pretrain_file_says_what_to_do(tmp_path):
     with pytest.raises(WeightsError, match="pretrain_weights: no file at .*-o pretrain_weights="):
         resolve_pretrain_weights(str(tmp_path / 'ResNeXt101_32x4d_imagenet.pdparams'))
+
+
+@pytest.mark.parametrize('value, counts', [(float('nan'), '1 NaN and 0 inf'),
+                                           (float('inf'), '0 NaN and 1 inf')])
+def test_weights_with_nan_or_inf_are_refused_naming_the_first_tensor(tmp_path, value,
+                                                                     counts):
+    state = Net().state_dict()
+    weight = state['fc.weight'].numpy()
+    weight[0, 1] = value
+    state['fc.weight'] = paddle.to_tensor(weight)
+    path = save(tmp_path, state)
+    with pytest.raises(WeightsError, match=r"weights: '{}' holds non-finite values, "
+                       r"first in 'fc.weight' \({} of 6 values\)".format(path, counts)):
+        check_weights_cover_model(Net(), path)
+
+
+def test_pretrain_weights_given_without_suffix_on_a_dotted_path_resolve_to_the_file(
+        tmp_path):
+    # ppdet takes '.v2' for an unknown suffix: hand it the file itself
+    path = save(tmp_path, Net().state_dict(), name='backbone.v2.pdparams')
+    assert resolve_pretrain_weights(path[:-len('.pdparams')]) == path
+    assert resolve_pretrain_weights(path) == path
+
+
+def test_pretrain_weights_with_nan_are_refused(tmp_path):
+    state = Net().state_dict()
+    state['bn._mean'] = paddle.full([3], float('nan'))
+    path = save(tmp_path, state)
+    with pytest.raises(WeightsError, match=r"pretrain_weights: .*first in 'bn._mean'"):
+        resolve_pretrain_weights(path)

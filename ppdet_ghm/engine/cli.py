@@ -1,0 +1,45 @@
+"""The tools' command line: PaddleDetection's ``ArgsParser`` (``-c CONFIG``,
+``-o key=value ...``) with its slips turned into usage errors.
+
+ppdet's parser asserts on a missing ``-c`` and unpacks ``-o`` items with
+``k, v = s.split('=', 1)``, so ``-o epoch`` (no ``=``) or a value that is not
+YAML ends in a traceback; here each is a one-line ``error:`` (exit 2) naming
+the item and what was expected.  Usage errors print that one line (no
+usage block), as the tools' other errors do.
+"""
+import argparse
+import sys
+
+import yaml
+from ppdet.utils.cli import ArgsParser as PpdetArgsParser
+
+from ..compat import parse_cli_options
+
+__all__ = ['ArgsParser']
+
+
+class ArgsParser(PpdetArgsParser):
+    """``-c/--config`` (required) and ``-o/--opt key=value ...`` (nested keys
+    with dots: ``GHMCLoss.bins=30``), parsed into ``args.config`` and the
+    dict ``args.opt``."""
+
+    def error(self, message):
+        sys.stderr.write('error: {} (see --help)\n'.format(message))
+        sys.exit(2)
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = argparse.ArgumentParser.parse_args(self, args, namespace)
+        if not parsed.config:
+            self.error('-c/--config CONFIG is required')
+        for item in parsed.opt or []:
+            key = item.split('=', 1)[0].strip()
+            if '=' not in item or not key or '..' in key or key.startswith('.') \
+                    or key.endswith('.'):
+                self.error("-o {!r}: expected key=value (e.g. -o epoch=3 "
+                           "GHMCLoss.bins=30)".format(item))
+        try:
+            parsed.opt = parse_cli_options(self, parsed.opt)
+        except yaml.YAMLError as err:
+            self.error('-o: a value is not valid YAML: {}'.format(
+                ' '.join(str(err).split())))
+        return parsed
