@@ -224,11 +224,12 @@ def propagate_reader_errors(describe):
     other exception (a transform failing on a sample) ends the thread with
     the blocking queue open and ``__next__`` blocked on it for ever; its
     ``_exit_thread_unexpectedly`` kills the queue, which wakes ``__next__``.
-    Patched on the class once (idempotent); the multi-process loader
-    reports its workers' errors itself.
+    Patched on the class once (a later call only replaces ``describe``);
+    the multi-process loader reports its workers' errors itself.
     """
     from paddle.io.dataloader import dataloader_iter
     cls = dataloader_iter._DataLoaderIterSingleProcess
+    cls._ppdet_ghm_describe = staticmethod(describe)
     if getattr(cls, '_ppdet_ghm_propagates_errors', False):
         return
     thread_loop, next_batch = cls._thread_loop, cls.__next__
@@ -241,7 +242,7 @@ def propagate_reader_errors(describe):
             try:
                 return fetch(indices, *fetch_args, **fetch_kwargs)
             except Exception as err:
-                raise describe(self._dataset, indices, err) from err
+                raise self._ppdet_ghm_describe(self._dataset, indices, err) from err
         fetcher.fetch = checked_fetch
         try:
             thread_loop(self, *args, **kwargs)

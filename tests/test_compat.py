@@ -164,14 +164,13 @@ def test_a_sample_failing_in_the_reader_thread_raises_in_the_main_thread():
                 raise ValueError('sample 4 is broken')
             return np.full([2], index, dtype='float32')
 
-    def describe(dataset, indices, err):
-        return RuntimeError('batch {}: {}'.format(list(indices), err))
-
-    compat.propagate_reader_errors(describe)
-    compat.propagate_reader_errors(describe)          # idempotent
+    from ppdet_ghm.data import DataPipelineError, describe_pipeline_failure
+    compat.propagate_reader_errors(describe_pipeline_failure)
+    compat.propagate_reader_errors(describe_pipeline_failure)   # idempotent
     loader = paddle.io.DataLoader(Samples(), batch_size=2, num_workers=0)
     batches = []
-    with pytest.raises(RuntimeError, match=r'batch \[4, 5\]: sample 4 is broken'):
+    with pytest.raises(DataPipelineError, match=r'reading sample 4 failed in the '
+                       r'data pipeline: ValueError: sample 4 is broken'):
         for batch in loader:
             batches.append(batch)
     assert len(batches) <= 2      # the error may overtake prefetched batches

@@ -82,8 +82,12 @@ def describe_pipeline_failure(dataset, indices, err):
             break
     records = getattr(dataset, 'roidbs', None) or []
     record = records[culprit] if culprit is not None and culprit < len(records) else {}
-    where = "image '{}'".format(record['im_file']) if 'im_file' in record \
-        else 'one of samples {}'.format(list(indices))
+    if 'im_file' in record:
+        where = "image '{}'".format(record['im_file'])
+    elif culprit is not None:
+        where = 'sample {}'.format(culprit)
+    else:
+        where = 'one of samples {}'.format(list(indices))
     if 'im_id' in record:
         where += ' (id {})'.format(int(record['im_id'][0]) if hasattr(
             record['im_id'], '__len__') else record['im_id'])
