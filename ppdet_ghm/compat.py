@@ -54,6 +54,10 @@ def check_versions():
 
 
 # ------------------------------------------------------------- paddle ops ----
+#: multiclass_nms3's nms_top_k meaning "every candidate" (more than any image has)
+NMS_TOP_K_ALL = 1 << 20
+
+
 def set_cpu_threads(num_threads):
     """Use ``num_threads`` threads in Paddle's CPU kernels (oneDNN/MKL/OpenMP).
 
@@ -86,11 +90,14 @@ def multiclass_nms(boxes, scores, score_threshold, keep_top_k, nms_threshold):
         bbox_num [N])``.
     """
     import paddle
-    # nms_top_k -1: all candidates; normalized: no +1 in widths; nms_eta 1;
-    # background_label -1: none (sigmoid classes)
+    # nms_top_k: all candidates -- the kernel keeps all when it is -1 or
+    # larger than their count; not -1, because paddle2onnx 2.1 passes it on
+    # as NonMaxSuppression's max_output_boxes_per_class, where -1 selects
+    # nothing.  normalized: no +1 in widths; nms_eta 1; background_label -1:
+    # none (sigmoid classes)
     return paddle._C_ops.multiclass_nms3(
-        boxes, scores, None, score_threshold, -1, keep_top_k, nms_threshold,
-        True, 1.0, -1)
+        boxes, scores, None, score_threshold, NMS_TOP_K_ALL, keep_top_k,
+        nms_threshold, True, 1.0, -1)
 
 
 def host_allocated_peak_mb():

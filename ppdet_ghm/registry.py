@@ -18,6 +18,8 @@ def register(cls):
     yml config merged into it); ``workspace.create`` looks the class up by name
     on the (reloaded) module object, so it builds the new class.
     """
+    if not isinstance(cls, type):
+        raise TypeError('register: expected a class, got {!r}'.format(cls))
     from ppdet.core import workspace  # at call time: see ppdet_ghm/__init__.py
     existing = workspace.global_config.get(cls.__name__)
     if existing is None:

@@ -9,8 +9,10 @@ import os
 # read.  ENABLE_FALL_BACK=False makes to_static use the AST converter.
 os.environ.setdefault('ENABLE_FALL_BACK', 'False')
 
-from _common import ArgsParser, load_tool_config, trainer_with_weights
+from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 
+from ppdet_ghm.engine import export_model
+from ppdet_ghm.utils import ConfigError
 
 
 def parse_args(argv=None):
@@ -24,7 +26,12 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_tool_config(args)
     trainer = trainer_with_weights(cfg, 'test')
-    trainer.export(args.output_dir)
+    try:
+        path = export_model(trainer, args.output_dir)
+    except ConfigError as err:
+        fail(err)
+    print('exported {} (run it: python tools/deploy_infer.py --model_dir {} '
+          '--image_file IMAGE)'.format(path, path))
 
 
 if __name__ == '__main__':

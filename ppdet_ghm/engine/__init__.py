@@ -2,6 +2,7 @@ from .callbacks import RankLossLogger, parameter_digest
 from .checkpoints import (OutputError, check_writable,
                           install_atomic_checkpoints, latest_checkpoint)
 from .evaluation import EvaluationError, evaluate
+from .export import check_label_list, export_model
 from .nonfinite_guard import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
                               NonFiniteLossGuard)
 from .signals import (PendingSignalCheck, TrainingInterrupted,
@@ -14,6 +15,7 @@ __all__ = ['RankLossLogger', 'parameter_digest', 'MAX_CONSECUTIVE_SKIPS',
            'NonFiniteLossError', 'NonFiniteLossGuard', 'TrainingInterrupted',
            'install_atomic_checkpoints', 'install_signal_handlers',
            'OutputError', 'check_writable', 'EvaluationError', 'evaluate',
+           'check_label_list', 'export_model',
            'latest_checkpoint', 'PendingSignalCheck', 'raise_pending_interrupt',
            'TrainResult', 'check_datasets', 'create_model', 'create_trainer',
            'create_trainer_with_weights', 'train', 'load_config',

@@ -49,13 +49,16 @@ def decode_deltas(anchors, deltas, means=(0., 0., 0., 0.),
     Returns:
         Tensor ``(..., 4)`` boxes x1, y1, x2, y2.
     """
-    deltas = deltas * paddle.to_tensor(stds, dtype=deltas.dtype) + \
-        paddle.to_tensor(means, dtype=deltas.dtype)
+    # per component with Python floats: an exported program then holds
+    # scale ops, not constant tensors (assign_value_ with a double array
+    # attribute, which Paddle Inference's oneDNN executor cannot run)
+    dx, dy, dw, dh = (deltas[..., k] * float(stds[k]) + float(means[k])
+                      for k in range(4))
     ax, ay, aw, ah = _center_size(anchors)
-    cx = ax + deltas[..., 0] * aw
-    cy = ay + deltas[..., 1] * ah
-    w = aw * paddle.exp(deltas[..., 2].clip(-MAX_LOG_RATIO, MAX_LOG_RATIO))
-    h = ah * paddle.exp(deltas[..., 3].clip(-MAX_LOG_RATIO, MAX_LOG_RATIO))
+    cx = ax + dx * aw
+    cy = ay + dy * ah
+    w = aw * paddle.exp(dw.clip(-MAX_LOG_RATIO, MAX_LOG_RATIO))
+    h = ah * paddle.exp(dh.clip(-MAX_LOG_RATIO, MAX_LOG_RATIO))
     x1, y1, x2, y2 = cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h
     if max_shape is not None:
         zero = paddle.zeros_like(x1)

@@ -9,6 +9,17 @@ from .box_coder import as_box_coder
 __all__ = ['GHMRetinaPostProcess']
 
 
+def _static_size(x, axis):
+    """``x.shape[axis]`` as a Python int (-1 when unknown while exporting).
+
+    Read with ``getattr`` so that the to_static converter leaves it alone:
+    it would turn the shape into a tensor and the ``if`` on it into a
+    ``pd_op.if`` of the exported program, which paddle2onnx does not
+    convert faithfully (its ONNX model detected nothing); decided at export
+    time, the program has no branch."""
+    return getattr(x, 'shape')[axis]
+
+
 @register
 class GHMRetinaPostProcess(object):
     """Turn RetinaNet head outputs into PaddleDetection detections.
@@ -48,13 +59,14 @@ class GHMRetinaPostProcess(object):
         Returns:
             scores ``(B, K, C)``, deltas ``(B, K, 4)``, anchors ``(B, K, 4)``.
         """
-        num = logits.shape[1]
-        batch_anchors = anchors.unsqueeze(0).expand([logits.shape[0], -1, 4]) \
-            if logits.shape[0] > 0 else anchors.unsqueeze(0)
-        if self.nms_pre is None or self.nms_pre <= 0 or num < 0 \
-                or num <= self.nms_pre:
+        num = _static_size(logits, 1)   # -1: not known while exporting
+        batch_anchors = paddle.expand_as(anchors.unsqueeze(0), deltas)
+        if self.nms_pre is None or self.nms_pre <= 0 or 0 <= num <= self.nms_pre:
             return F.sigmoid(logits), deltas, batch_anchors
-        _, index = F.sigmoid(logits.max(axis=2)).topk(self.nms_pre, axis=1)
+        # exporting with a dynamic size: k = min(N, nms_pre) in the program
+        k = self.nms_pre if num > 0 else paddle.clip(
+            paddle.shape(logits)[1], max=self.nms_pre)
+        _, index = F.sigmoid(logits.max(axis=2)).topk(k, axis=1)
         index = index.unsqueeze(2)
         # broadcast=False: the default would first copy the whole level.
         return (F.sigmoid(paddle.take_along_axis(logits, index.expand(

@@ -1,0 +1,65 @@
+"""Run an exported detector with Paddle Inference (no PaddleDetection code).
+
+    python tools/deploy_infer.py --model_dir output_inference/NAME \
+        (--image_file X | --image_dir D) [--device cpu|gpu] [--threshold T]
+        [--output_dir OUT] [--batch_size N] [--cpu_threads N] [--enable_onednn]
+        [--run_benchmark [--warmup 3 --repeats 10]]
+
+Writes OUT/<image>.json (detections scoring >= T; T defaults to the export's
+draw_threshold) and OUT/<image> (boxes drawn).  --run_benchmark times
+preprocessing, inference and postprocessing separately after --warmup runs,
+as ms per image.  See docs/deployment.md.
+"""
+import argparse
+import sys
+
+from ppdet_ghm.data import DatasetError
+from ppdet_ghm.data.infer_images import list_infer_images
+from ppdet_ghm.deploy import DeployError, DeployPredictor
+from ppdet_ghm.deploy.benchmark import time_predictor
+from ppdet_ghm.deploy.outputs import write_outputs
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--model_dir', required=True)
+    parser.add_argument('--image_file')
+    parser.add_argument('--image_dir')
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'gpu'])
+    parser.add_argument('--threshold', type=float, default=None)
+    parser.add_argument('--output_dir', default='output_deploy')
+    parser.add_argument('--batch_size', type=int, default=1)
+    parser.add_argument('--cpu_threads', type=int, default=None)
+    parser.add_argument('--enable_onednn', action='store_true')
+    parser.add_argument('--run_benchmark', action='store_true')
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=10)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        images = list_infer_images(args.image_file, args.image_dir)
+        predictor = DeployPredictor(args.model_dir, args.device, args.cpu_threads,
+                                    args.enable_onednn)
+        if args.run_benchmark:
+            print(time_predictor(predictor, images, args.batch_size, args.warmup,
+                                 args.repeats))
+            return
+        threshold = predictor.config.draw_threshold if args.threshold is None \
+            else args.threshold
+        for i in range(0, len(images), args.batch_size):
+            for dets in predictor.predict(images[i:i + args.batch_size]):
+                json_path, _ = write_outputs(dets, predictor.config.label_list,
+                                             threshold, args.output_dir)
+                print('{}: {} detection(s) >= {} -> {}'.format(
+                    dets.image, int((dets.scores >= threshold).sum()), threshold,
+                    json_path))
+    except (DatasetError, DeployError) as err:
+        sys.exit('error: {}'.format(str(err).replace('--infer_img', '--image_file')
+                                   .replace('--infer_dir', '--image_dir')))
+
+
+if __name__ == '__main__':
+    main()
