@@ -182,3 +182,38 @@ def test_onednn_still_fails_on_the_fpn_upsampling(exported, tiny_data):
     _, _, model_dir, _ = exported
     with pytest.raises(NotImplementedError, match='ArrayAttribute<pir::DoubleAttribute>'):
         DeployPredictor(model_dir, onednn=True).predict(val_images(tiny_data)[:1])
+
+
+@pytest.mark.parametrize('keep_ratio, target', [(True, [800, 1333]), (False, [96, 80])])
+def test_preprocessing_equals_ppdets_operators_to_the_bit(tiny_data, keep_ratio, target):
+    from ppdet.data.transform import operators as ops
+
+    from ppdet_ghm.deploy.preprocess import preprocess
+    path = val_images(tiny_data)[0]
+    steps = [{'type': 'Resize', 'target_size': target, 'keep_ratio': keep_ratio,
+              'interp': 1},
+             {'type': 'NormalizeImage', 'is_scale': True, 'mean': [0.485, 0.456, 0.406],
+              'std': [0.229, 0.224, 0.225]},
+             {'type': 'Permute'}]
+    ours = preprocess(path, steps)
+    sample = {'im_file': path}
+    for op in (ops.Decode(), ops.Resize(target, keep_ratio=keep_ratio, interp=1),
+               ops.NormalizeImage([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+               ops.Permute()):
+        sample = op(sample)
+    for key in ('image', 'im_shape', 'scale_factor'):
+        assert ours[key].dtype == sample[key].dtype
+        np.testing.assert_array_equal(ours[key], sample[key])
+
+
+def test_the_latency_benchmark_runs_on_an_export(exported, tiny_data, tmp_path):
+    _, _, model_dir, _ = exported
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'benchmarks', 'deploy_latency.py'),
+         '--model_dir', model_dir, '--image_dir', os.path.join(tiny_data, 'val'),
+         '--max_images', '2', '--warmup', '1', '--repeats', '1',
+         '--output_dir', str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(tmp_path / 'deploy_latency.json') as f:
+        assert 'ms per image preprocess' in json.load(f)['result']

@@ -1,0 +1,100 @@
+"""CPU latency of an exported detector under Paddle Inference: preprocess /
+inference / postprocess ms per image (tools/deploy_infer.py's timing).
+
+    python benchmarks/deploy_latency.py --config configs/ghm/retinanet_ghm_r50_fpn_1x_coco.yml \
+        --image_size 800 1333 [--weights PATH] [--warmup 2] [--repeats 5]
+    python benchmarks/deploy_latency.py --model_dir output_inference/retinanet_ghm_demo \
+        --image_dir dataset/ghm_demo/val --max_images 20
+
+With --config, the model is exported first (tools/export_model.py) into
+--output_dir; without --weights its weights are random (latency does not
+depend on them, except for how many boxes reach NMS), and a stub annotation
+file gives the label list (the config's num_classes, COCO's names for 80).
+The timed image is a synthetic one of --image_size unless --image_dir is
+given.  Prints one line per stage and writes <output_dir>/deploy_latency.json.
+"""
+import argparse
+import glob
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--config', help='export this config first')
+    source.add_argument('--model_dir', help='an exported model folder')
+    parser.add_argument('--weights', default=None)
+    parser.add_argument('--image_size', type=int, nargs=2, default=[800, 1333])
+    parser.add_argument('--image_dir', default=None)
+    parser.add_argument('--max_images', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--output_dir', default='output/deploy_latency')
+    return parser.parse_args(argv)
+
+
+def export(config, weights, output_dir):
+    """Export ``config`` (random weights and a stub label list when none
+    are given); returns the model folder."""
+    import paddle
+
+    from ppdet_ghm.compat import coco17_class_names
+    from ppdet_ghm.engine import create_model, load_config
+    cfg = load_config(config)
+    names = coco17_class_names() if cfg.num_classes == 80 else [
+        'class{}'.format(i) for i in range(cfg.num_classes)]
+    stub = os.path.join(output_dir, 'labels.json')
+    os.makedirs(output_dir, exist_ok=True)
+    with open(stub, 'w') as f:
+        json.dump({'images': [], 'annotations': [], 'categories': [
+            {'id': i + 1, 'name': n} for i, n in enumerate(names)]}, f)
+    if weights is None:
+        paddle.seed(0)
+        weights = os.path.join(output_dir, 'random_weights.pdparams')
+        paddle.save(create_model(cfg).state_dict(), weights)
+    subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'export_model.py'),
+                    '-c', config, '--output_dir', output_dir, '-o',
+                    'weights=' + weights, 'TestDataset.dataset_dir=',
+                    'TestDataset.anno_path=' + stub], check=True, cwd=ROOT)
+    return os.path.join(output_dir, os.path.splitext(os.path.basename(config))[0])
+
+
+def images_to_time(args):
+    if args.image_dir:
+        return sorted(glob.glob(os.path.join(args.image_dir, '*.jpg')))[:args.max_images]
+    height, width = args.image_size
+    path = os.path.join(args.output_dir, 'synthetic_{}x{}.jpg'.format(height, width))
+    rng = np.random.default_rng(0)
+    cv2.imwrite(path, rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    return [path]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.makedirs(args.output_dir, exist_ok=True)
+    model_dir = args.model_dir or export(args.config, args.weights, args.output_dir)
+    from ppdet_ghm.deploy import DeployPredictor
+    from ppdet_ghm.deploy.benchmark import time_predictor
+    predictor = DeployPredictor(model_dir)
+    line = time_predictor(predictor, images_to_time(args), 1, args.warmup,
+                          args.repeats)
+    machine = '{}, {} cores, paddle {}'.format(
+        platform.processor() or platform.machine(), os.cpu_count(),
+        __import__('paddle').__version__)
+    print('{}: {}\nmachine: {}'.format(model_dir, line, machine))
+    with open(os.path.join(args.output_dir, 'deploy_latency.json'), 'w') as f:
+        json.dump({'model_dir': model_dir, 'result': line, 'machine': machine,
+                   'args': vars(args)}, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
