@@ -57,8 +57,10 @@ def main(argv=None):
                     dets.image, int((dets.scores >= threshold).sum()), threshold,
                     json_path))
     except (DatasetError, DeployError) as err:
-        sys.exit('error: {}'.format(str(err).replace('--infer_img', '--image_file')
-                                   .replace('--infer_dir', '--image_dir')))
+        sys.stderr.write('error: {}\n'.format(
+            str(err).replace('--infer_img', '--image_file')
+            .replace('--infer_dir', '--image_dir')))
+        sys.exit(2)
 
 
 if __name__ == '__main__':

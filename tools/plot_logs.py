@@ -20,6 +20,13 @@ from ppdet_ghm.analysis.training_logs import (
     LogError, ap_table, plot_ap_minutes, plot_loss_curves, read_log)
 
 
+def fail(message):
+    """One line on stderr, exit 2 (as tools/_common.fail; not imported:
+    this tool needs neither paddle nor ppdet)."""
+    sys.stderr.write('error: {}\n'.format(message))
+    sys.exit(2)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('logs', nargs='+', help='PaddleDetection log files')
@@ -36,13 +43,13 @@ def main(argv=None):
     try:
         logs = [read_log(path) for path in args.logs]
     except LogError as err:
-        sys.exit('plot_logs: {}'.format(err))
+        fail(err)
     plot_loss_curves(logs, labels, args.output, args.title)
     print('wrote', args.output)
     if args.ap_output:
         if not any(log['ap'] for log in logs):
-            sys.exit('plot_logs: --ap_output: no evaluation (box AP) in {}'
-                     .format(', '.join(args.logs)))
+            fail('--ap_output: no evaluation (box AP) in {}'.format(
+                ', '.join(args.logs)))
         plot_ap_minutes(logs, labels, args.ap_output, args.title)
         print('wrote', args.ap_output)
         print(ap_table(logs, labels))

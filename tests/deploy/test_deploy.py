@@ -217,3 +217,16 @@ def test_the_latency_benchmark_runs_on_an_export(exported, tiny_data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(tmp_path / 'deploy_latency.json') as f:
         assert 'ms per image preprocess' in json.load(f)['result']
+
+
+def test_the_tool_names_a_bad_image_in_one_line(exported, tmp_path):
+    _, _, model_dir, _ = exported
+    junk = tmp_path / 'notes.txt'
+    junk.write_text('not an image')
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'tools', 'deploy_infer.py'),
+         '--model_dir', model_dir, '--image_file', str(junk)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: --image_file: '{}': the file does not decode as an image".format(junk))
