@@ -14,7 +14,7 @@ __all__ = ['VERIFIED', 'installed_versions', 'version_warnings',
            'parse_cli_options', 'coco17_class_names', 'schema_module',
            'is_module_schema', 'host_allocated_peak_mb',
            'request_ground_truth', 'set_cpu_threads', 'record_metric_results',
-           'propagate_reader_errors']
+           'propagate_reader_errors', 'ast_to_static']
 
 # distribution name -> the version every shim below was verified with
 VERIFIED = {'paddlepaddle': '3.3.1', 'paddledet': '2.6.0'}
@@ -269,3 +269,16 @@ def propagate_reader_errors(describe):
     cls._thread_loop = _thread_loop
     cls.__next__ = __next__
     cls._ppdet_ghm_propagates_errors = True
+
+
+def ast_to_static():
+    """A context in which ``paddle.jit.to_static`` uses the AST converter.
+
+    PaddleDetection 2.6 exports through the AST converter (it reads the
+    traced program); Paddle 3 defaults to the SOT converter, which has no
+    program to read.  Relies on ``paddle.jit.api.sot_mode_guard`` (Paddle
+    3.3.1: it sets ``ENABLE_FALL_BACK``, which ``to_static`` reads at call
+    time) -- scoped, instead of an environment variable set for the process.
+    """
+    from paddle.jit.api import sot_mode_guard
+    return sot_mode_guard(False)

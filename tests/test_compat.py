@@ -174,3 +174,11 @@ def test_a_sample_failing_in_the_reader_thread_raises_in_the_main_thread():
         for batch in loader:
             batches.append(batch)
     assert len(batches) <= 2      # the error may overtake prefetched batches
+
+
+def test_ast_to_static_switches_paddles_converter_for_the_block_only():
+    from paddle.jit.dy2static.utils import ENV_ENABLE_SOT
+    before = ENV_ENABLE_SOT.get()
+    with compat.ast_to_static():
+        assert ENV_ENABLE_SOT.get() is False
+    assert ENV_ENABLE_SOT.get() == before

@@ -40,7 +40,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        images = list_infer_images(args.image_file, args.image_dir)
+        images = list_infer_images(args.image_file, args.image_dir,
+                                   flags=('--image_file', '--image_dir'))
         predictor = DeployPredictor(args.model_dir, args.device, args.cpu_threads,
                                     args.enable_onednn)
         if args.run_benchmark:
@@ -57,9 +58,7 @@ def main(argv=None):
                     dets.image, int((dets.scores >= threshold).sum()), threshold,
                     json_path))
     except (DatasetError, DeployError) as err:
-        sys.stderr.write('error: {}\n'.format(
-            str(err).replace('--infer_img', '--image_file')
-            .replace('--infer_dir', '--image_dir')))
+        sys.stderr.write('error: {}\n'.format(err))
         sys.exit(2)
 
 

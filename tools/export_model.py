@@ -2,13 +2,6 @@
 
     python tools/export_model.py -c CONFIG -o weights=PATH --output_dir output_inference
 """
-import os
-
-# PaddleDetection 2.6 exports through the AST converter (it reads the traced
-# program); Paddle 3 defaults to the SOT converter, which has no program to
-# read.  ENABLE_FALL_BACK=False makes to_static use the AST converter.
-os.environ.setdefault('ENABLE_FALL_BACK', 'False')
-
 from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 
 from ppdet_ghm.engine import export_model

@@ -48,6 +48,7 @@ import os
 __all__ = ['DatasetError', 'DataPipelineError', 'describe_pipeline_failure',
            'DatasetReport', 'check_coco_dataset',
            'check_dataset_config', 'image_file_problem', 'image_decode_problem',
+           'image_problem',
            'image_size']
 
 logger = logging.getLogger('ppdet_ghm.data')
@@ -183,6 +184,12 @@ def image_decode_problem(path):
     if 'Corrupt JPEG data' in messages or 'Premature end' in messages:
         return 'corrupt JPEG data, the decoder reports: {}'.format(messages)
     return None
+
+
+def image_problem(path):
+    """Why ``path`` is not a clean image, or None: :func:`image_file_problem`
+    (two short reads), then :func:`image_decode_problem` (a decode)."""
+    return image_file_problem(path) or image_decode_problem(path)
 
 
 def image_size(path):
@@ -408,11 +415,10 @@ def _check_image_files(images, folder, anno_file, report):
                     "image id {}: no file '{}': the image is skipped".format(
                         image_id, path))
                 continue
-            problem = image_file_problem(path)
-            if problem is None and path not in decoded:
-                problem = image_decode_problem(path)
-                if problem is None:
-                    decoded.add(path)
+            cached = path in decoded
+            problem = image_file_problem(path) if cached else image_problem(path)
+            if problem is None and not cached:
+                decoded.add(path)
             if problem:
                 raise DatasetError(
                     "{}: image id {} ('{}'): {}; replace the file or remove "

@@ -1,23 +1,26 @@
 """The images ``tools/infer.py`` runs on, checked before ppdet reads them.
 
-PaddleDetection decodes inference images in a reader thread; a file that
-does not decode kills that thread and the main process waits for a batch
-that never comes.  :func:`list_infer_images` refuses such a file first,
-naming it.
+A file that does not decode, or a JPEG whose scan is cut short (which the
+decoder fills with grey without failing), is refused before PaddleDetection
+reads it, naming the file.  (A sample failing later in the reader thread is
+raised in the main process by ``compat.propagate_reader_errors``; this check
+gives the clearer message and catches what decodes silently.)
 """
 import glob
 import os
 
-from .checks import DatasetError, image_decode_problem, image_file_problem
+from .checks import DatasetError, image_problem
 
 __all__ = ['IMAGE_EXTS', 'list_infer_images']
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 
-def list_infer_images(infer_img=None, infer_dir=None):
+def list_infer_images(infer_img=None, infer_dir=None,
+                      flags=('--infer_img', '--infer_dir')):
     """``[infer_img]``, or the images in ``infer_dir`` (by extension,
-    sorted), each checked to decode cleanly.
+    sorted), each checked to decode cleanly; ``flags`` are the option names
+    the messages use.
 
     Raises:
         DatasetError: neither given, a missing file or folder, a folder
@@ -25,22 +28,21 @@ def list_infer_images(infer_img=None, infer_dir=None):
     """
     if infer_img:
         if not os.path.isfile(infer_img):
-            raise DatasetError("--infer_img: no file at '{}'".format(infer_img))
-        images, flag = [infer_img], '--infer_img'
+            raise DatasetError("{}: no file at '{}'".format(flags[0], infer_img))
+        images, flag = [infer_img], flags[0]
     else:
+        flag = flags[1]
         if not infer_dir:
-            raise DatasetError('give --infer_img FILE or --infer_dir DIR')
+            raise DatasetError('give {} FILE or {} DIR'.format(*flags))
         if not os.path.isdir(infer_dir):
-            raise DatasetError("--infer_dir: no directory at '{}'".format(
-                infer_dir))
+            raise DatasetError("{}: no directory at '{}'".format(flag, infer_dir))
         images = sorted(p for p in glob.glob(os.path.join(infer_dir, '*'))
                         if p.lower().endswith(IMAGE_EXTS))
         if not images:
-            raise DatasetError("--infer_dir: no {} images in '{}'".format(
-                '/'.join(IMAGE_EXTS), infer_dir))
-        flag = '--infer_dir'
+            raise DatasetError("{}: no {} images in '{}'".format(
+                flag, '/'.join(IMAGE_EXTS), infer_dir))
     for path in images:
-        problem = image_file_problem(path) or image_decode_problem(path)
+        problem = image_problem(path)
         if problem:
             raise DatasetError("{}: '{}': {}".format(flag, path, problem))
     return images

@@ -8,6 +8,7 @@ of any class count.  :func:`check_label_list` refuses that first.
 import json
 import os
 
+from ..compat import ast_to_static
 from ..utils import ConfigError
 
 __all__ = ['check_label_list', 'export_model']
@@ -52,5 +53,6 @@ def export_model(trainer, output_dir):
     after :func:`check_label_list`; returns the folder of the model files
     (``output_dir/<config name>``)."""
     check_label_list(trainer.cfg)
-    trainer.export(output_dir)
+    with ast_to_static():
+        trainer.export(output_dir)
     return os.path.join(output_dir, trainer.cfg.filename)

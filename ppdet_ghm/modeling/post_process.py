@@ -63,8 +63,9 @@ class GHMRetinaPostProcess(object):
         batch_anchors = paddle.expand_as(anchors.unsqueeze(0), deltas)
         if self.nms_pre is None or self.nms_pre <= 0 or 0 <= num <= self.nms_pre:
             return F.sigmoid(logits), deltas, batch_anchors
-        # exporting with a dynamic size: k = min(N, nms_pre) in the program
-        k = self.nms_pre if num > 0 else paddle.clip(
+        # here num > nms_pre, or num == -1 (exporting with a dynamic size:
+        # k = min(N, nms_pre) computed in the program)
+        k = self.nms_pre if num >= 0 else paddle.clip(
             paddle.shape(logits)[1], max=self.nms_pre)
         _, index = F.sigmoid(logits.max(axis=2)).topk(k, axis=1)
         index = index.unsqueeze(2)

@@ -53,3 +53,8 @@ def test_missing_inputs_are_named(kwargs, message):
 def test_empty_folder_is_refused(tmp_path):
     with pytest.raises(DatasetError, match='no .jpg/.jpeg/.png/.bmp images'):
         list_infer_images(infer_dir=str(tmp_path))
+
+
+def test_messages_use_the_callers_option_names(tmp_path):
+    with pytest.raises(DatasetError, match="^--image_dir: no directory at '/no/such'$"):
+        list_infer_images(infer_dir='/no/such', flags=('--image_file', '--image_dir'))

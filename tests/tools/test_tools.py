@@ -174,15 +174,23 @@ def test_analyze_gradients_writes_histograms_curves_and_json(trained):
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
 
-def test_analyze_gradients_refuses_a_bad_image_count(capsys, monkeypatch):
+def tool_error(monkeypatch, capsys, tool, *argv):
+    """Run ``tools/<tool>.py``'s main in-process; it must exit 2 -- returns
+    the last line it wrote on stderr."""
     monkeypatch.syspath_prepend(os.path.join(ROOT, 'tools'))
-    import analyze_gradients
+    module = __import__(tool)
     with pytest.raises(SystemExit) as info:
-        analyze_gradients.main(['-c', os.path.join(ROOT, 'configs', 'demo',
-                                                   'retinanet_ghm_demo.yml'),
-                                '--num_images', '0'])
+        module.main(list(argv))
     assert info.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+DEMO_CONFIG = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_demo.yml')
+
+
+def test_analyze_gradients_refuses_a_bad_image_count(capsys, monkeypatch):
+    assert tool_error(monkeypatch, capsys, 'analyze_gradients', '-c', DEMO_CONFIG,
+                      '--num_images', '0') == \
         'error: --num_images: expected an integer >= 1, got 0'
 
 
@@ -271,12 +279,6 @@ def test_resume_from_a_truncated_checkpoint_names_it(trained, keep_signal_handle
 
 
 def test_analyze_learning_refuses_negative_steps_in_one_line(capsys, monkeypatch):
-    monkeypatch.syspath_prepend(os.path.join(ROOT, 'tools'))
-    import analyze_learning
-    with pytest.raises(SystemExit) as info:
-        analyze_learning.main(['-c', os.path.join(ROOT, 'configs', 'demo',
-                                                  'retinanet_ghm_demo.yml'),
-                               '--steps', '-1'])
-    assert info.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+    assert tool_error(monkeypatch, capsys, 'analyze_learning', '-c', DEMO_CONFIG,
+                      '--steps', '-1') == \
         'error: --steps: expected an integer >= 0, got -1'
