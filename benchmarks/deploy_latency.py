@@ -1,15 +1,18 @@
-"""CPU latency of an exported detector under Paddle Inference: preprocess /
-inference / postprocess ms per image (tools/deploy_infer.py's timing).
+"""CPU latency of an exported detector under Paddle Inference or ONNX
+Runtime: preprocess / inference / postprocess ms per image
+(tools/deploy_infer.py's timing).
 
     python benchmarks/deploy_latency.py --config configs/ghm/retinanet_ghm_r50_fpn_1x_coco.yml \
         --image_size 800 1333 [--weights PATH] [--warmup 2] [--repeats 5]
     python benchmarks/deploy_latency.py --model_dir output_inference/retinanet_ghm_demo \
-        --image_dir dataset/ghm_demo/val --max_images 20
+        --image_dir dataset/ghm_demo/val --max_images 20 [--backend onnxruntime]
 
 With --config, the model is exported first (tools/export_model.py) into
 --output_dir; without --weights its weights are random (latency does not
 depend on them, except for how many boxes reach NMS), and a stub annotation
 file gives the label list (the config's num_classes, COCO's names for 80).
+With --backend onnxruntime the export is made with --onnx (no NMS in the
+program: the runner's NMS is timed as postprocessing).
 The timed image is a synthetic one of --image_size unless --image_dir is
 given.  Prints one line per stage and writes <output_dir>/deploy_latency.json.
 """
@@ -33,6 +36,8 @@ def parse_args(argv=None):
     source.add_argument('--config', help='export this config first')
     source.add_argument('--model_dir', help='an exported model folder')
     parser.add_argument('--weights', default=None)
+    parser.add_argument('--backend', default='paddle',
+                        choices=['paddle', 'onnxruntime'])
     parser.add_argument('--image_size', type=int, nargs=2, default=[800, 1333])
     parser.add_argument('--image_dir', default=None)
     parser.add_argument('--max_images', type=int, default=20)
@@ -42,7 +47,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def export(config, weights, output_dir):
+def export(config, weights, output_dir, onnx=False):
     """Export ``config`` (random weights and a stub label list when none
     are given); returns the model folder."""
     import paddle
@@ -64,7 +69,8 @@ def export(config, weights, output_dir):
     subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'export_model.py'),
                     '-c', config, '--output_dir', output_dir, '-o',
                     'weights=' + weights, 'TestDataset.dataset_dir=',
-                    'TestDataset.anno_path=' + stub], check=True, cwd=ROOT)
+                    'TestDataset.anno_path=' + stub] + (['--onnx'] if onnx else []),
+                   check=True, cwd=ROOT)
     return os.path.join(output_dir, os.path.splitext(os.path.basename(config))[0])
 
 
@@ -81,18 +87,21 @@ def images_to_time(args):
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
-    model_dir = args.model_dir or export(args.config, args.weights, args.output_dir)
-    from ppdet_ghm.deploy import DeployPredictor
+    model_dir = args.model_dir or export(args.config, args.weights, args.output_dir,
+                                         onnx=args.backend == 'onnxruntime')
+    from ppdet_ghm.deploy import create_predictor
     from ppdet_ghm.deploy.benchmark import time_predictor
-    predictor = DeployPredictor(model_dir)
+    predictor = create_predictor(model_dir, args.backend)
     line = time_predictor(predictor, images_to_time(args), 1, args.warmup,
                           args.repeats)
-    machine = '{}, {} cores, paddle {}'.format(
-        platform.processor() or platform.machine(), os.cpu_count(),
-        __import__('paddle').__version__)
-    print('{}: {}\nmachine: {}'.format(model_dir, line, machine))
+    versions = 'paddle ' + __import__('paddle').__version__
+    if args.backend == 'onnxruntime':
+        versions += ', onnxruntime ' + __import__('onnxruntime').__version__
+    machine = '{}, {} cores, {}'.format(
+        platform.processor() or platform.machine(), os.cpu_count(), versions)
+    print('{} ({}): {}\nmachine: {}'.format(model_dir, args.backend, line, machine))
     with open(os.path.join(args.output_dir, 'deploy_latency.json'), 'w') as f:
-        json.dump({'model_dir': model_dir, 'result': line, 'machine': machine,
+        json.dump({'model_dir': model_dir, 'backend': args.backend, 'result': line, 'machine': machine,
                    'args': vars(args)}, f, indent=1)
 
 

@@ -1,7 +1,9 @@
-"""Run an exported detector with Paddle Inference (no PaddleDetection code).
+"""Run an exported detector with Paddle Inference or ONNX Runtime (no
+PaddleDetection code).
 
     python tools/deploy_infer.py --model_dir output_inference/NAME \
-        (--image_file X | --image_dir D) [--device cpu|gpu] [--threshold T]
+        (--image_file X | --image_dir D) [--backend paddle|onnxruntime]
+        [--device cpu|gpu] [--threshold T]
         [--output_dir OUT] [--batch_size N] [--cpu_threads N] [--enable_onednn]
         [--run_benchmark [--warmup 3 --repeats 10]]
 
@@ -15,7 +17,7 @@ import sys
 
 from ppdet_ghm.data import DatasetError
 from ppdet_ghm.data.infer_images import list_infer_images
-from ppdet_ghm.deploy import DeployError, DeployPredictor
+from ppdet_ghm.deploy import BACKENDS, DeployError, create_predictor
 from ppdet_ghm.deploy.benchmark import time_predictor
 from ppdet_ghm.deploy.outputs import write_outputs
 
@@ -25,6 +27,7 @@ def parse_args(argv=None):
     parser.add_argument('--model_dir', required=True)
     parser.add_argument('--image_file')
     parser.add_argument('--image_dir')
+    parser.add_argument('--backend', default='paddle', choices=BACKENDS)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'gpu'])
     parser.add_argument('--threshold', type=float, default=None)
     parser.add_argument('--output_dir', default='output_deploy')
@@ -42,8 +45,8 @@ def main(argv=None):
     try:
         images = list_infer_images(args.image_file, args.image_dir,
                                    flags=('--image_file', '--image_dir'))
-        predictor = DeployPredictor(args.model_dir, args.device, args.cpu_threads,
-                                    args.enable_onednn)
+        predictor = create_predictor(args.model_dir, args.backend, args.device,
+                                     args.cpu_threads, args.enable_onednn)
         if args.run_benchmark:
             print(time_predictor(predictor, images, args.batch_size, args.warmup,
                                  args.repeats))

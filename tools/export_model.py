@@ -1,9 +1,16 @@
-"""Export a trained detector to a Paddle Inference model.
+"""Export a trained detector to a Paddle Inference model (and ONNX).
 
     python tools/export_model.py -c CONFIG -o weights=PATH --output_dir output_inference
+        [--exclude_nms] [--onnx [--opset 11]]
+
+--exclude_nms ends the program before NMS (infer_cfg.yml then holds the NMS
+settings the runner applies); --onnx implies it and also writes model.onnx
+with paddle2onnx (pip install -e .[deploy]).  See docs/deployment.md.
 """
 from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 
+from ppdet_ghm.deploy import DeployError
+from ppdet_ghm.deploy.onnx_export import export_onnx
 from ppdet_ghm.engine import export_model
 from ppdet_ghm.utils import ConfigError
 
@@ -12,6 +19,11 @@ def parse_args(argv=None):
     parser = ArgsParser()
     parser.add_argument('--output_dir', default='output_inference',
                         help='where the inference model is written')
+    parser.add_argument('--exclude_nms', action='store_true',
+                        help='export the candidates before NMS')
+    parser.add_argument('--onnx', action='store_true',
+                        help='also write model.onnx (implies --exclude_nms)')
+    parser.add_argument('--opset', type=int, default=11, help='ONNX opset')
     return parser.parse_args(argv)
 
 
@@ -20,11 +32,15 @@ def main(argv=None):
     cfg = load_tool_config(args)
     trainer = trainer_with_weights(cfg, 'test')
     try:
-        path = export_model(trainer, args.output_dir)
-    except ConfigError as err:
+        path = export_model(trainer, args.output_dir,
+                            exclude_nms=args.exclude_nms or args.onnx)
+        onnx_file = export_onnx(path, args.opset) if args.onnx else None
+    except (ConfigError, DeployError) as err:
         fail(err)
-    print('exported {} (run it: python tools/deploy_infer.py --model_dir {} '
-          '--image_file IMAGE)'.format(path, path))
+    print('exported {}{} (run it: python tools/deploy_infer.py --model_dir {} '
+          '--image_file IMAGE{})'.format(
+              path, ' and ' + onnx_file if onnx_file else '', path,
+              ' --backend onnxruntime' if onnx_file else ''))
 
 
 if __name__ == '__main__':

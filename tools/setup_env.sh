@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create or refresh the project's virtual environment with the verified pins.
 #   bash tools/setup_env.sh          -> .venv with paddlepaddle (CPU) + ppdet_ghm
+#                                       (+ the test and deploy extras)
 # Environment:
 #   PPDET_GHM_VENV   where the environment lives (default: .venv in the repo)
 #   PADDLE_PACKAGE   the Paddle build to install (default: paddlepaddle==3.3.1;
@@ -24,10 +25,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   pkgs=()
   [ "$paddle_pkg" != none ] && pkgs+=("$paddle_pkg")
   "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-    -c "$root/constraints.txt" "${pkgs[@]}" -e "$root[test]"
-  if ! out="$("$venv/bin/python" -c "import paddle, ppdet, ppdet_ghm" 2>&1)"; then
+    -c "$root/constraints.txt" "${pkgs[@]}" -e "$root[test,deploy]"
+  if ! out="$("$venv/bin/python" -c "import paddle, ppdet, ppdet_ghm, onnxruntime, paddle2onnx" 2>&1)"; then
     echo "$out" >&2
-    echo "[setup_env] ERROR: paddle/ppdet/ppdet_ghm do not import in $venv" >&2
+    echo "[setup_env] ERROR: paddle/ppdet/ppdet_ghm/onnxruntime/paddle2onnx do not import in $venv" >&2
     exit 1
   fi
   echo "$want" > "$stamp"

@@ -1,10 +1,13 @@
-"""``infer_cfg.yml`` of an exported model: preprocessing, class names."""
+"""``infer_cfg.yml`` of an exported model: preprocessing, class names, and
+the NMS settings of a model exported without NMS."""
 import glob
 import os
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Optional
 
 import yaml
+
+from .nms import check_nms_settings
 
 __all__ = ['DeployError', 'InferConfig', 'load_infer_config', 'model_files']
 
@@ -21,11 +24,16 @@ class InferConfig:
     label_list: class names, index = class id.
     draw_threshold: the export's default score threshold for drawing.
     arch: the architecture name.
+    nms: ``None`` when the program ends with NMS; else the settings the
+        runner applies to its outputs (``score_threshold``,
+        ``nms_threshold``, ``keep_top_k``; written by
+        ``engine.export_model(..., exclude_nms=True)``).
     """
     preprocess: List[dict]
     label_list: List[str]
     draw_threshold: float = 0.5
     arch: str = ''
+    nms: Optional[dict] = None
     extra: dict = field(default_factory=dict)
 
 
@@ -73,9 +81,14 @@ def load_infer_config(model_dir):
         if not isinstance(op, dict) or 'type' not in op:
             raise DeployError("{}: Preprocess entry {!r} has no 'type'".format(
                 path, op))
+    try:
+        nms = None if raw.get('NMS') is None else check_nms_settings(raw['NMS'], path)
+    except ValueError as err:
+        raise DeployError(str(err)) from err
     return InferConfig(preprocess=raw['Preprocess'],
                        label_list=[str(n) for n in raw['label_list']],
                        draw_threshold=float(raw.get('draw_threshold', 0.5)),
-                       arch=str(raw.get('arch', '')),
+                       arch=str(raw.get('arch', '')), nms=nms,
                        extra={k: v for k, v in raw.items() if k not in (
-                           'Preprocess', 'label_list', 'draw_threshold', 'arch')})
+                           'Preprocess', 'label_list', 'draw_threshold', 'arch',
+                           'NMS')})

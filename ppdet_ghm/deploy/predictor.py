@@ -1,4 +1,5 @@
-"""An exported detector under Paddle Inference: images in, detections out.
+"""An exported detector under Paddle Inference or ONNX Runtime: images in,
+detections out.
 
 On a CPU the predictor runs without oneDNN unless asked: in Paddle 3.3.1
 the oneDNN executor cannot convert the ``scale`` attribute (an array of
@@ -6,15 +7,21 @@ doubles) of ``nearest_interp``, the FPN's upsampling in PaddleDetection, and
 ``run()`` fails with ``ConvertPirAttribute2RuntimeAttribute not support
 [pir::ArrayAttribute<pir::DoubleAttribute>]`` (docs/deployment.md).
 """
+import abc
+import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .infer_config import DeployError, load_infer_config, model_files
+from .nms import multiclass_nms
 from .preprocess import pad_batch, preprocess
 
-__all__ = ['Detections', 'DeployPredictor']
+__all__ = ['Detections', 'DeployPredictor', 'OnnxPredictor', 'create_predictor',
+           'BACKENDS']
+
+BACKENDS = ('paddle', 'onnxruntime')
 
 
 @dataclass
@@ -28,7 +35,63 @@ class Detections:
     labels: np.ndarray
 
 
-class DeployPredictor(object):
+class _Predictor(abc.ABC):
+    """Preprocessing, running a backend (``_run``) and turning its outputs
+    into :class:`Detections`, timed stage by stage.
+
+    Attributes:
+        config (InferConfig), timings (dict of lists of seconds per batch:
+        ``preprocess``, ``inference``, ``postprocess``).
+    """
+
+    def __init__(self, model_dir):
+        self.config = load_infer_config(model_dir)
+        self.timings = {'preprocess': [], 'inference': [], 'postprocess': []}
+
+    @abc.abstractmethod
+    def _run(self, inputs):
+        """The model's outputs (list of arrays) for the input dict."""
+
+    def _rows_per_image(self, outputs, count):
+        """``(M, 6)`` rows ``[class, score, x1, y1, x2, y2]`` per image: the
+        program's NMS output split by ``bbox_num``, or, for a model exported
+        without NMS, :func:`.nms.multiclass_nms` of each image's
+        ``boxes (K, 4)`` and ``scores (C, K)``."""
+        first, second = outputs[:2]
+        if self.config.nms is not None:
+            return [multiclass_nms(boxes, scores, **self.config.nms)
+                    for boxes, scores in zip(first, second)]
+        rows, start = [], 0
+        for number in np.asarray(second).reshape(-1).tolist()[:count]:
+            rows.append(first[start:start + int(number)])
+            start += int(number)
+        return rows
+
+    def predict(self, paths):
+        """Detections of a batch of image files (any sizes).
+
+        Returns:
+            list[Detections], one per path, in order.
+        """
+        start = time.perf_counter()
+        inputs = pad_batch([preprocess(p, self.config.preprocess) for p in paths])
+        ready = time.perf_counter()
+        outputs = self._run(inputs)
+        ran = time.perf_counter()
+        detections = [Detections(image=path, boxes=rows[:, 2:6].astype(np.float32),
+                                 scores=rows[:, 1].astype(np.float32),
+                                 labels=rows[:, 0].astype(np.int64))
+                      for path, rows in zip(paths, self._rows_per_image(
+                          outputs, len(paths)))]
+        done = time.perf_counter()
+        for key, seconds in (('preprocess', ready - start),
+                             ('inference', ran - ready),
+                             ('postprocess', done - ran)):
+            self.timings[key].append(seconds)
+        return detections
+
+
+class DeployPredictor(_Predictor):
     """Paddle Inference predictor of an exported model folder.
 
     Args:
@@ -38,15 +101,12 @@ class DeployPredictor(object):
         onednn (bool): use oneDNN on the CPU (fails with PaddleDetection's
             FPN in Paddle 3.3.1; see the module docstring).
 
-    Attributes:
-        config (InferConfig), timings (dict of lists of seconds per batch:
-        ``preprocess``, ``inference``, ``postprocess``).
     """
 
     def __init__(self, model_dir, device='cpu', cpu_threads=None, onednn=False):
         import paddle.inference as inference
         program, params = model_files(model_dir)
-        self.config = load_infer_config(model_dir)
+        super().__init__(model_dir)
         config = inference.Config(program, params)
         if device == 'gpu':
             config.enable_use_gpu(200, 0)
@@ -63,7 +123,6 @@ class DeployPredictor(object):
                 device))
         config.disable_glog_info()
         self.predictor = inference.create_predictor(config)
-        self.timings = {'preprocess': [], 'inference': [], 'postprocess': []}
 
     def _run(self, inputs):
         for name in self.predictor.get_input_names():
@@ -77,28 +136,70 @@ class DeployPredictor(object):
         names = self.predictor.get_output_names()
         return [self.predictor.get_output_handle(n).copy_to_cpu() for n in names]
 
-    def predict(self, paths):
-        """Detections of a batch of image files (any sizes).
 
-        Returns:
-            list[Detections], one per path, in order.
-        """
-        start = time.perf_counter()
-        inputs = pad_batch([preprocess(p, self.config.preprocess) for p in paths])
-        ready = time.perf_counter()
-        bbox, bbox_num = self._run(inputs)[:2]
-        ran = time.perf_counter()
-        detections, first = [], 0
-        for path, count in zip(paths, np.asarray(bbox_num).reshape(-1).tolist()):
-            rows = bbox[first:first + int(count)]
-            first += int(count)
-            detections.append(Detections(
-                image=path, boxes=rows[:, 2:6].astype(np.float32),
-                scores=rows[:, 1].astype(np.float32),
-                labels=rows[:, 0].astype(np.int64)))
-        done = time.perf_counter()
-        for key, seconds in (('preprocess', ready - start),
-                             ('inference', ran - ready),
-                             ('postprocess', done - ran)):
-            self.timings[key].append(seconds)
-        return detections
+class OnnxPredictor(_Predictor):
+    """ONNX Runtime session of ``model_dir/model.onnx`` (written by
+    ``tools/export_model.py --onnx``), CPU.
+
+    Args:
+        model_dir (str): the export folder (``model.onnx``, ``infer_cfg.yml``).
+        cpu_threads (int or None): intra-op threads.
+    """
+
+    def __init__(self, model_dir, cpu_threads=None):
+        from .onnx_export import ONNX_FILE
+        path = os.path.join(model_dir, ONNX_FILE)
+        if not os.path.isfile(path):
+            raise DeployError("--model_dir: no {} in '{}' (write it with "
+                              "tools/export_model.py --onnx)".format(ONNX_FILE,
+                                                                     model_dir))
+        super().__init__(model_dir)
+        self.model_dir = model_dir
+        if self.config.nms is None:
+            raise DeployError('{}: infer_cfg.yml has no NMS block; the ONNX '
+                              'route exports without NMS (tools/export_model.py '
+                              '--onnx)'.format(model_dir))
+        try:
+            import onnxruntime
+        except ImportError as err:
+            raise DeployError('--backend onnxruntime needs onnxruntime: pip '
+                              'install -e .[deploy] ({})'.format(err)) from err
+        options = onnxruntime.SessionOptions()
+        if cpu_threads:
+            options.intra_op_num_threads = int(cpu_threads)
+        options.log_severity_level = 3     # no unused-initializer warnings
+        self.session = onnxruntime.InferenceSession(
+            path, options, providers=['CPUExecutionProvider'])
+
+    def _run(self, inputs):
+        feeds = {}
+        for node in self.session.get_inputs():
+            if node.name not in inputs:
+                raise DeployError("the model wants an input '{}' that the "
+                                  "runner does not make".format(node.name))
+            array = np.ascontiguousarray(inputs[node.name])
+            if len(node.shape) != array.ndim or any(
+                    isinstance(want, int) and want != got
+                    for want, got in zip(node.shape, array.shape)):
+                raise DeployError(
+                    "{}: input '{}' has the fixed shape {} of the export, got "
+                    "{} (export with TestReader.inputs_def.image_shape "
+                    "[3, -1, -1] for any size)".format(
+                        self.model_dir, node.name, list(node.shape), array.shape))
+            feeds[node.name] = array
+        return self.session.run(None, feeds)
+
+
+def create_predictor(model_dir, backend='paddle', device='cpu', cpu_threads=None,
+                     onednn=False):
+    """A :class:`DeployPredictor` (``backend='paddle'``) or an
+    :class:`OnnxPredictor` (``'onnxruntime'``, CPU only)."""
+    if backend == 'paddle':
+        return DeployPredictor(model_dir, device, cpu_threads, onednn)
+    if backend == 'onnxruntime':
+        if device != 'cpu':
+            raise DeployError("--backend onnxruntime runs on the CPU here; got "
+                              "--device {}".format(device))
+        return OnnxPredictor(model_dir, cpu_threads)
+    raise DeployError('--backend: expected one of {}, got {!r}'.format(
+        ', '.join(BACKENDS), backend))

@@ -8,6 +8,8 @@ of any class count.  :func:`check_label_list` refuses that first.
 import json
 import os
 
+import yaml
+
 from ..compat import ast_to_static
 from ..utils import ConfigError
 
@@ -48,11 +50,37 @@ def check_label_list(cfg):
     return names
 
 
-def export_model(trainer, output_dir):
+def export_model(trainer, output_dir, exclude_nms=False):
     """``trainer.export(output_dir)`` (a test-mode Trainer with weights)
     after :func:`check_label_list`; returns the folder of the model files
-    (``output_dir/<config name>``)."""
+    (``output_dir/<config name>``).
+
+    With ``exclude_nms`` (or the post-processor's own ``exclude_nms``) the
+    program ends before NMS (the route to ONNX, docs/deployment.md) and
+    ``infer_cfg.yml`` gets an ``NMS`` block with the settings the runner
+    applies instead.
+    """
     check_label_list(trainer.cfg)
-    with ast_to_static():
-        trainer.export(output_dir)
-    return os.path.join(output_dir, trainer.cfg.filename)
+    post_processor = getattr(trainer.model.head, 'post_processor', None)
+    if exclude_nms and not hasattr(post_processor, 'exclude_nms'):
+        raise ConfigError('{}: exclude_nms needs the GHMRetinaPostProcess '
+                          'post-processor, the head has {!r}'.format(
+                              trainer.cfg.get('_config_path', 'config'),
+                              type(post_processor).__name__))
+    before = getattr(post_processor, 'exclude_nms', False)
+    try:
+        if exclude_nms:
+            post_processor.exclude_nms = True
+        with ast_to_static():
+            trainer.export(output_dir)
+        without_nms = getattr(post_processor, 'exclude_nms', False)
+    finally:
+        if post_processor is not None and exclude_nms:
+            post_processor.exclude_nms = before
+    # the folder Trainer.export writes
+    model_dir = os.path.join(output_dir, os.path.splitext(
+        os.path.basename(trainer.cfg.filename))[0])
+    if without_nms:
+        with open(os.path.join(model_dir, 'infer_cfg.yml'), 'a') as f:
+            yaml.safe_dump({'NMS': post_processor.nms_settings()}, f)
+    return model_dir

@@ -31,19 +31,33 @@ class GHMRetinaPostProcess(object):
 
     Output as PaddleDetection's: ``bbox`` ``(M, 6)`` rows
     ``[class, score, x1, y1, x2, y2]`` and ``bbox_num`` ``(B,)``.
+
+    With ``exclude_nms`` (set by ``engine.export_model(..., exclude_nms=True)``
+    for ONNX, as PP-YOLOE's option of that name) the NMS step is left out:
+    the outputs are the candidates before it, ``boxes`` ``(B, K, 4)`` in
+    original-image pixels and ``scores`` ``(B, C, K)``, and the deploy
+    runner applies the same NMS (``ppdet_ghm.deploy.nms``).
     """
     __shared__ = ['num_classes']
     __inject__ = ['box_coder']
 
     def __init__(self, num_classes=80, nms_pre=1000, score_threshold=0.05,
                  nms_threshold=0.5, max_per_img=100,
-                 box_coder='DeltaXYWHBoxCoder'):
+                 box_coder='DeltaXYWHBoxCoder', exclude_nms=False):
         self.num_classes = num_classes
         self.nms_pre = nms_pre
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.max_per_img = max_per_img
         self.box_coder = as_box_coder(box_coder, 'GHMRetinaPostProcess')
+        self.exclude_nms = bool(exclude_nms)
+
+    def nms_settings(self):
+        """The NMS this post-processor applies, as the deploy runner reads
+        it from ``infer_cfg.yml`` (``NMS`` block) when it is left out."""
+        return {'score_threshold': float(self.score_threshold),
+                'nms_threshold': float(self.nms_threshold),
+                'keep_top_k': int(self.max_per_img)}
 
     def _top_anchors(self, logits, deltas, anchors):
         """Keep the ``nms_pre`` anchors of one level with the best max score
@@ -60,7 +74,11 @@ class GHMRetinaPostProcess(object):
             scores ``(B, K, C)``, deltas ``(B, K, 4)``, anchors ``(B, K, 4)``.
         """
         num = _static_size(logits, 1)   # -1: not known while exporting
-        batch_anchors = paddle.expand_as(anchors.unsqueeze(0), deltas)
+        batch = _static_size(deltas, 0)
+        # not expand_as: paddle2onnx 2.1 turns it into an Expand to the
+        # export-time shape (batch 1), and a batch of 2 then fails in ONNX
+        batch_anchors = anchors.unsqueeze(0).expand(
+            [batch if batch >= 0 else paddle.shape(deltas)[0], -1, -1])
         if self.nms_pre is None or self.nms_pre <= 0 or 0 <= num <= self.nms_pre:
             return F.sigmoid(logits), deltas, batch_anchors
         # here num > nms_pre, or num == -1 (exporting with a dynamic size:
@@ -87,7 +105,8 @@ class GHMRetinaPostProcess(object):
             scale_factor (Tensor): ``(B, 2)`` (scale_y, scale_x).
 
         Returns:
-            bbox ``(M, 6)``, bbox_num ``(B,)`` int32, keep index.
+            bbox ``(M, 6)``, bbox_num ``(B,)`` int32, keep index; with
+            ``exclude_nms``: boxes ``(B, K, 4)``, scores ``(B, C, K)``, None.
         """
         boxes, scores = [], []
         for logits, deltas, level_anchors in zip(cls_logits, bbox_deltas,
@@ -103,9 +122,12 @@ class GHMRetinaPostProcess(object):
         scale = paddle.concat([scale_factor[:, ::-1], scale_factor[:, ::-1]],
                               axis=1).unsqueeze(1)
         boxes = boxes / scale
+        scores = scores.transpose([0, 2, 1])
+        if self.exclude_nms:
+            return boxes, scores, None
         # Paddle's C++ NMS kernel (ppdet_ghm.compat): it runs in dygraph
         # and in the static graph, so an exported model keeps this step.
         bbox, keep, bbox_num = multiclass_nms(
-            boxes, scores.transpose([0, 2, 1]), self.score_threshold,
+            boxes, scores, self.score_threshold,
             self.max_per_img, self.nms_threshold)
         return bbox, bbox_num, keep

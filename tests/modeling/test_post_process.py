@@ -68,3 +68,32 @@ def test_two_images_and_an_image_without_detections():
                         paddle.to_tensor([[1., 1.], [1., 1.]]))
     assert num.numpy().tolist() == [1, 0]
     assert bbox.shape[0] == 1
+
+
+def test_exclude_nms_returns_the_candidates_the_nms_would_see():
+    # two images, two levels, nms_pre cutting one of them: boxes (B, K, 4) in
+    # original pixels and scores (B, C, K); the numpy NMS of each image equals
+    # the post-processor's own NMS output
+    from ppdet_ghm.deploy.nms import multiclass_nms
+    rng = np.random.default_rng(5)
+    levels = [30, 12]
+    anchors = [paddle.to_tensor(np.concatenate([xy, xy + 20], 1).astype('float32'))
+               for xy in (rng.uniform(0, 80, (n, 2)) for n in levels)]
+    logits = [paddle.to_tensor(rng.normal(0, 2, (2, n, 3)).astype('float32'))
+              for n in levels]
+    deltas = [paddle.to_tensor(rng.normal(0, 0.3, (2, n, 4)).astype('float32'))
+              for n in levels]
+    im_shape = paddle.to_tensor([[100., 90.], [64., 100.]])
+    scale = paddle.to_tensor([[0.5, 0.5], [2., 1.5]])
+    kwargs = dict(num_classes=3, nms_pre=20, max_per_img=25)
+    bbox, num, _ = GHMRetinaPostProcess(**kwargs)(logits, deltas, anchors,
+                                                  im_shape, scale)
+    post = GHMRetinaPostProcess(exclude_nms=True, **kwargs)
+    boxes, scores, keep = post(logits, deltas, anchors, im_shape, scale)
+    assert keep is None
+    assert boxes.shape == [2, 20 + 12, 4] and scores.shape == [2, 3, 20 + 12]
+    rows = np.split(bbox.numpy(), np.cumsum(num.numpy())[:-1])
+    for image in range(2):
+        np.testing.assert_array_equal(
+            multiclass_nms(boxes.numpy()[image], scores.numpy()[image],
+                           **post.nms_settings()), rows[image])

@@ -1,0 +1,69 @@
+"""An exported Paddle model to ONNX, with paddle2onnx.
+
+The route that gives the Paddle model's detections (docs/deployment.md):
+export without NMS (``tools/export_model.py --onnx``, which calls this),
+convert the network, and let the runner apply the same NMS
+(:mod:`.nms`).  Two findings with paddle2onnx 2.1.0 and Paddle 3.3.1 shape
+it:
+
+- the FPN's ``nearest_interp`` stores its ``scale`` as doubles, which the
+  converter cannot read; a copy of ``model.json`` with floats (exact for
+  2.0; ``compat.pir_json_float_interp_scales``) converts;
+- ``multiclass_nms3`` converts, but its ONNX rows for classes other than 0
+  carry other scores and boxes than Paddle's kernel keeps (class 0 rows
+  agree), so a program with NMS is refused here.
+"""
+import json
+import os
+import shutil
+import tempfile
+
+from ..compat import pir_json_float_interp_scales, pir_json_op_names
+from .infer_config import DeployError, load_infer_config, model_files
+
+__all__ = ['ONNX_FILE', 'export_onnx']
+
+ONNX_FILE = 'model.onnx'
+
+
+def export_onnx(model_dir, opset_version=11):
+    """Write ``model_dir/model.onnx`` from the Paddle files of an export
+    made without NMS; returns its path.
+
+    Raises:
+        DeployError: no such export, a program with NMS in it, or
+            paddle2onnx not installed (``pip install -e .[deploy]``).
+    """
+    program, params = model_files(model_dir)
+    if not program.endswith('.json'):
+        raise DeployError('{}: ONNX export reads the PIR program model.json '
+                          '(Paddle 3 exports)'.format(model_dir))
+    if load_infer_config(model_dir).nms is None:
+        raise DeployError(
+            "{}: exported with NMS in the program; paddle2onnx 2.1.0 converts "
+            "multiclass_nms3 wrongly for classes other than 0, so export "
+            "without it: tools/export_model.py --onnx (docs/deployment.md)"
+            .format(model_dir))
+    try:
+        import paddle2onnx
+    except ImportError as err:
+        raise DeployError('ONNX export needs paddle2onnx: pip install -e '
+                          '.[deploy] ({})'.format(err)) from err
+    with open(program) as f:
+        graph = json.load(f)
+    if 'multiclass_nms3' in pir_json_op_names(graph):
+        raise DeployError('{}: infer_cfg.yml has an NMS block but the program '
+                          'still contains multiclass_nms3'.format(program))
+    pir_json_float_interp_scales(graph)
+    save_file = os.path.join(model_dir, ONNX_FILE)
+    with tempfile.TemporaryDirectory() as tmp:
+        converted = os.path.join(tmp, 'model.json')
+        with open(converted, 'w') as f:
+            json.dump(graph, f)
+        shutil.copy(params, os.path.join(tmp, 'model.pdiparams'))
+        paddle2onnx.export(converted, os.path.join(tmp, 'model.pdiparams'),
+                           save_file, opset_version=opset_version,
+                           enable_onnx_checker=True)
+    if not os.path.isfile(save_file):
+        raise DeployError('paddle2onnx wrote no {}'.format(save_file))
+    return save_file
