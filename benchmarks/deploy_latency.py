@@ -38,6 +38,9 @@ def parse_args(argv=None):
     parser.add_argument('--weights', default=None)
     parser.add_argument('--backend', default='paddle',
                         choices=['paddle', 'onnxruntime'])
+    parser.add_argument('--cpu_threads', type=int, default=1,
+                        help='math threads of either backend (same for both, '
+                        'so that their rows compare)')
     parser.add_argument('--image_size', type=int, nargs=2, default=[800, 1333])
     parser.add_argument('--image_dir', default=None)
     parser.add_argument('--max_images', type=int, default=20)
@@ -91,14 +94,16 @@ def main(argv=None):
                                          onnx=args.backend == 'onnxruntime')
     from ppdet_ghm.deploy import create_predictor
     from ppdet_ghm.deploy.benchmark import time_predictor
-    predictor = create_predictor(model_dir, args.backend)
+    predictor = create_predictor(model_dir, args.backend,
+                                 cpu_threads=args.cpu_threads)
     line = time_predictor(predictor, images_to_time(args), 1, args.warmup,
                           args.repeats)
     versions = 'paddle ' + __import__('paddle').__version__
     if args.backend == 'onnxruntime':
         versions += ', onnxruntime ' + __import__('onnxruntime').__version__
-    machine = '{}, {} cores, {}'.format(
-        platform.processor() or platform.machine(), os.cpu_count(), versions)
+    machine = '{}, {} cores, {}, {} math thread(s)'.format(
+        platform.processor() or platform.machine(), os.cpu_count(), versions,
+        args.cpu_threads)
     print('{} ({}): {}\nmachine: {}'.format(model_dir, args.backend, line, machine))
     with open(os.path.join(args.output_dir, 'deploy_latency.json'), 'w') as f:
         json.dump({'model_dir': model_dir, 'backend': args.backend, 'result': line, 'machine': machine,

@@ -17,6 +17,7 @@ import pytest
 from tiny_demo import ROOT, write_tiny_config
 
 from ppdet_ghm.deploy import DeployError, DeployPredictor, create_predictor
+from ppdet_ghm.deploy.compare import compare_detections
 
 SCORE_TOL, BOX_TOL = 1e-5, 1e-3
 # route -> (backend, which export)
@@ -107,21 +108,13 @@ def dygraph_detections(config, images):
 
 def assert_same(dygraph, deployed):
     """Per image: the same number of detections, and each deployed one has a
-    dygraph one of the same class whose box is within BOX_TOL and whose
-    score is within SCORE_TOL (matched by nearest box within the class: NMS
-    leaves no two boxes of one class close together; the order of
-    near-equal scores may differ)."""
-    assert len(dygraph) == len(deployed)
-    for rows, dets in zip(dygraph, deployed):
-        assert len(rows) == len(dets.scores), dets.image
-        unmatched = np.ones(len(rows), dtype=bool)
-        for label, score, box in zip(dets.labels, dets.scores, dets.boxes):
-            same_class = np.flatnonzero(unmatched & (rows[:, 0].astype(np.int64) == label))
-            assert same_class.size, (dets.image, label)
-            nearest = same_class[np.argmin(np.abs(rows[same_class, 2:6] - box).max(axis=1))]
-            np.testing.assert_allclose(box, rows[nearest, 2:6], rtol=0, atol=BOX_TOL)
-            np.testing.assert_allclose(score, rows[nearest, 1], rtol=0, atol=SCORE_TOL)
-            unmatched[nearest] = False
+    dygraph one of the same class within BOX_TOL px and SCORE_TOL
+    (ppdet_ghm.deploy.compare pairs them by nearest box within the class)."""
+    agreement = compare_detections(
+        [(rows[:, 0], rows[:, 1], rows[:, 2:6]) for rows in dygraph], deployed,
+        SCORE_TOL, BOX_TOL)
+    assert agreement.images == len(deployed) and not agreement.problems, \
+        agreement.problems[:5]
 
 
 def val_images(data):
@@ -235,6 +228,23 @@ def test_the_nms_settings_reach_infer_cfg(exported_without_nms):
     assert load_infer_config(exported_without_nms[0]).nms == {
         'score_threshold': 0.05, 'nms_threshold': 0.5, 'keep_top_k': 1000}
     assert load_infer_config(exported_without_nms[1]).nms['score_threshold'] == 1.0
+
+
+def test_the_compare_tool_checks_two_deployments(exported, exported_without_nms,
+                                                tiny_data):
+    def compare(*flags):
+        return subprocess.run(
+            [sys.executable, os.path.join(ROOT, 'tools', 'deploy_compare.py'),
+             '--image_dir', os.path.join(tiny_data, 'val'), '--batch_size', '2',
+             *flags], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    same = compare('--model_dir', exported[2], '--other_model_dir',
+                   exported_without_nms[0], '--other_backend', 'onnxruntime')
+    assert same.returncode == 0, same.stdout + same.stderr[-2000:]
+    assert '4 image(s)' in same.stdout and '0 image(s) disagree' in same.stdout
+    # a score threshold no box reaches: every image disagrees in count
+    differ = compare('--model_dir', exported[2], '--other_model_dir', exported[3])
+    assert differ.returncode == 1 and '4 image(s) disagree' in differ.stdout
+    assert 'detections, the other run has 0' in differ.stdout
 
 
 def test_onnx_export_refuses_a_program_with_nms(exported):
