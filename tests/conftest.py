@@ -86,7 +86,7 @@ def clean_workspace():
 TINY_OVERRIDES = dict(
     TINY_MODEL,
     # the shipped COCO configs' backbone shrunk too, and fewer classes
-    ResNet={'depth': 18, 'groups': 1, 'base_width': 64},
+    FrozenStatsResNet={'depth': 18, 'groups': 1, 'base_width': 64},
     num_classes=3)
 
 

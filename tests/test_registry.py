@@ -46,7 +46,8 @@ def test_name_clash_with_another_module_is_a_clear_error():
 
 
 REGISTERED = ['GHMCLoss', 'GHMRLoss', 'GHMRetinaHead', 'GHMRetinaAnchorGenerator',
-              'GHMRetinaAssigner', 'DeltaXYWHBoxCoder', 'GHMRetinaPostProcess']
+              'GHMRetinaAssigner', 'DeltaXYWHBoxCoder', 'GHMRetinaPostProcess',
+              'FrozenStatsResNet']
 
 
 def _run_pythons(snippets):

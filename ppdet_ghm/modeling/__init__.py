@@ -1,8 +1,9 @@
 from .anchor_generator import GHMRetinaAnchorGenerator
 from .assigner import GHMRetinaAssigner
+from .backbone import FrozenStatsResNet
 from .box_coder import DeltaXYWHBoxCoder
 from .post_process import GHMRetinaPostProcess
 from .retina_head import GHMRetinaHead
 
-__all__ = ['GHMRetinaAnchorGenerator', 'GHMRetinaAssigner', 'DeltaXYWHBoxCoder',
-           'GHMRetinaPostProcess', 'GHMRetinaHead']
+__all__ = ['GHMRetinaAnchorGenerator', 'GHMRetinaAssigner', 'FrozenStatsResNet',
+           'DeltaXYWHBoxCoder', 'GHMRetinaPostProcess', 'GHMRetinaHead']

@@ -122,6 +122,26 @@ def _check_losses(loss_class, loss_bbox, num_classes):
                 type(loss_class).__name__, loss_class.use_sigmoid))
 
 
+def set_conv_bias_lr(layer, lr_scale):
+    """Set the learning-rate multiplier of every conv bias in ``layer``.
+
+    Raises:
+        ValueError: ``lr_scale`` is not a number >= 0, or ``layer`` has no
+            conv with a bias (nothing would change).
+    """
+    if isinstance(lr_scale, bool) or not isinstance(lr_scale, (int, float)) or \
+            lr_scale < 0:
+        raise ValueError('GHMRetinaHead.conv_feat_bias_lr_scale: expected a '
+                         'number >= 0 or null, got {!r}'.format(lr_scale))
+    biases = [sub.bias for sub in layer.sublayers(include_self=True)
+              if isinstance(sub, nn.Conv2D) and sub.bias is not None]
+    if not biases:
+        raise ValueError('GHMRetinaHead.conv_feat_bias_lr_scale: {} has no conv '
+                         'with a bias; set it to null'.format(type(layer).__name__))
+    for bias in biases:
+        bias.optimize_attr['learning_rate'] = float(lr_scale)
+
+
 @register
 class GHMRetinaHead(nn.Layer):
     """RetinaNet head as in the GHM reference detector.
@@ -151,6 +171,11 @@ class GHMRetinaHead(nn.Layer):
             once over all levels.
         box_coder: injected; encodes the box targets (the post-processor
             decodes with the same registered coder, ``DeltaXYWHBoxCoder``).
+        conv_feat_bias_lr_scale (float or None): learning-rate multiplier of
+            the towers' conv biases.  ``RetinaFeat`` (PaddleDetection's
+            ``FCOSFeat``) builds them at 2x, as Detectron does; the
+            reference's RetinaHead trains them at 1x (default).  ``None``
+            keeps ``conv_feat``'s own.
     """
     __shared__ = ['num_classes']
     __inject__ = ['conv_feat', 'anchor_generator', 'bbox_assigner',
@@ -161,7 +186,7 @@ class GHMRetinaHead(nn.Layer):
                  bbox_assigner='GHMRetinaAssigner', loss_class='GHMCLoss',
                  loss_bbox='GHMRLoss', post_processor='GHMRetinaPostProcess',
                  prior_prob=0.01, loss_per_level=True,
-                 box_coder='DeltaXYWHBoxCoder'):
+                 box_coder='DeltaXYWHBoxCoder', conv_feat_bias_lr_scale=1.0):
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError("GHMRetinaHead.num_classes: expected an integer "
@@ -181,6 +206,9 @@ class GHMRetinaHead(nn.Layer):
                 "num_classes ({})".format(post_processor.num_classes, num_classes))
 
         _check_losses(loss_class, loss_bbox, num_classes)
+        self.conv_feat_bias_lr_scale = conv_feat_bias_lr_scale
+        if conv_feat_bias_lr_scale is not None:
+            set_conv_bias_lr(conv_feat, conv_feat_bias_lr_scale)
 
         num_anchors = anchor_generator.num_anchors
         bias = -math.log((1 - prior_prob) / prior_prob)

@@ -81,7 +81,8 @@ def assert_reference_test_time(cfg):
     post = cfg.GHMRetinaPostProcess
     assert (post['nms_pre'], post['score_threshold'], post['nms_threshold'],
             post['max_per_img']) == (1000, 0.05, 0.5, 100)
-    assert cfg.ResNet['freeze_norm'] and cfg.ResNet['freeze_at'] == 0
+    backbone = cfg.FrozenStatsResNet
+    assert backbone['freeze_norm'] and backbone['freeze_at'] == 0
     assert cfg.num_classes == 80
 
 
@@ -308,7 +309,7 @@ def test_a_module_prefix_is_stripped(r50):
 
 def test_a_model_unlike_the_reference_is_refused():
     overrides = copy.deepcopy(TINY_OVERRIDES)
-    overrides['ResNet']['variant'] = 'd'
+    overrides['FrozenStatsResNet']['variant'] = 'd'
     overrides['FPN']['relu_before_extra_convs'] = True
     _, model = config_and_model(COMPAT.format('r50'), overrides)
     with pytest.raises(ConversionError) as err:

@@ -12,10 +12,18 @@ from tiny_demo import write_tiny_config
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 
 
-def write_config(path, data, out, epochs, max_epochs):
+# the COCO configs' backbone, small: BN statistics frozen, BN weight/bias of
+# stages 2-4 trained (as the reference)
+FROZEN_STATS_RESNET = """\
+RetinaNet: {backbone: FrozenStatsResNet}
+FrozenStatsResNet: {depth: 18, freeze_at: 0, return_idx: [1, 2, 3]}
+"""
+
+
+def write_config(path, data, out, epochs, max_epochs, extra=''):
     """The tiny demo config, deterministic: no flip, seeded shuffling, a
     schedule that does not depend on ``epochs``."""
-    return write_tiny_config(path, data, out, epoch=epochs, extra="""\
+    return write_tiny_config(path, data, out, epoch=epochs, extra=extra + """\
 LearningRate:
   base_lr: 0.01
   schedulers:
@@ -73,9 +81,13 @@ def test_two_processes_step_log_per_rank_and_stay_identical(data, tmp_path):
 def test_resume_gives_the_straight_run_exactly(data, tmp_path):
     import paddle
     straight, split = str(tmp_path / 'straight'), str(tmp_path / 'split')
-    train('-c', write_config(str(tmp_path / 'a.yml'), data, straight, 4, 4), '--seed', '0')
-    train('-c', write_config(str(tmp_path / 'a.yml'), data, split, 2, 4), '--seed', '0')
-    train('-c', write_config(str(tmp_path / 'a.yml'), data, split, 4, 4), '--seed', '0',
+
+    def config(out, epochs):
+        return write_config(str(tmp_path / 'a.yml'), data, out, epochs, 4,
+                            extra=FROZEN_STATS_RESNET)
+    train('-c', config(straight, 4), '--seed', '0')
+    train('-c', config(split, 2), '--seed', '0')
+    train('-c', config(split, 4), '--seed', '0',
           '-r', os.path.join(split, 'a', 'model_final'))  # the 2-epoch run's last
     a = records(os.path.join(straight, 'a', 'loss_rank0.jsonl'))
     b = records(os.path.join(split, 'a', 'loss_rank0.jsonl'))
@@ -87,3 +99,7 @@ def test_resume_gives_the_straight_run_exactly(data, tmp_path):
     for key in wa:
         assert (wa[key].numpy() == wb[key].numpy()).all(), key
     assert float(wa['head.loss_class.acc_sum'].sum()) > 0  # the GHM EMA state came along
+    # BatchNorm of stage 2 (res3): statistics as initialised, weight trained
+    norm = 'backbone.res3.res3a.branch2a.norm.'
+    assert (wa[norm + '_mean'].numpy() == 0).all() and (wa[norm + '_variance'].numpy() == 1).all()
+    assert (wa[norm + 'weight'].numpy() != 1).any()

@@ -203,3 +203,45 @@ def test_head_names_a_loss_that_breaks_the_contract():
     with pytest.raises(ValueError, match=r"loss_bbox: got NoReduction .*"
                                          r"reduction='none' failed"):
         _head(loss_class=GHMCLoss(), loss_bbox=NoReduction())
+
+
+def _tower(norm_type=None):
+    return RetinaFeat(feat_in=8, feat_out=8, num_convs=2, norm_type=norm_type)
+
+
+def _tower_bias_lrs(head):
+    return [p.optimize_attr['learning_rate'] for n, p in
+            head.conv_feat.named_parameters() if n.endswith('conv.bias')]
+
+
+def test_tower_biases_train_at_the_references_lr():
+    def head(**kwargs):
+        return GHMRetinaHead(
+            num_classes=3, conv_feat=_tower(), loss_class=GHMCLoss(),
+            loss_bbox=GHMRLoss(), anchor_generator=GHMRetinaAnchorGenerator(),
+            bbox_assigner=GHMRetinaAssigner(),
+            post_processor=GHMRetinaPostProcess(num_classes=3), **kwargs)
+    assert _tower_bias_lrs(head()) == [1.0] * 4             # reference: x1
+    assert _tower_bias_lrs(head(conv_feat_bias_lr_scale=None)) == [2.0] * 4  # RetinaFeat's
+    assert _tower_bias_lrs(head(conv_feat_bias_lr_scale=0.5)) == [0.5] * 4
+    weights = [p.optimize_attr['learning_rate'] for n, p in
+               head().conv_feat.named_parameters() if n.endswith('conv.weight')]
+    assert weights == [1.0] * 4
+    with pytest.raises(ValueError, match=r"conv_feat_bias_lr_scale: expected a "
+                       r"number >= 0 or null, got '2'"):
+        head(conv_feat_bias_lr_scale='2')
+
+
+def test_the_configs_tower_bias_lr():
+    # COCO configs: the reference's x1; the demo keeps RetinaFeat's x2, as it
+    # was measured
+    _, coco = config_and_model(CONFIGS['GHM-C + GHM-R'])
+    assert set(_tower_bias_lrs(coco.head)) == {1.0}
+    _, demo = config_and_model('configs/demo/retinanet_ghm_demo.yml')
+    assert set(_tower_bias_lrs(demo.head)) == {2.0}
+
+
+def test_a_tower_without_conv_biases_is_named():
+    from ppdet_ghm.modeling.retina_head import set_conv_bias_lr
+    with pytest.raises(ValueError, match='Conv2D has no conv with a bias; set it to null'):
+        set_conv_bias_lr(paddle.nn.Conv2D(2, 2, 1, bias_attr=False), 1.0)
