@@ -2,7 +2,7 @@
 the NMS settings of a model exported without NMS."""
 import glob
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional
 
 import yaml
@@ -34,7 +34,6 @@ class InferConfig:
     draw_threshold: float = 0.5
     arch: str = ''
     nms: Optional[dict] = None
-    extra: dict = field(default_factory=dict)
 
 
 def model_files(model_dir):
@@ -88,7 +87,4 @@ def load_infer_config(model_dir):
     return InferConfig(preprocess=raw['Preprocess'],
                        label_list=[str(n) for n in raw['label_list']],
                        draw_threshold=float(raw.get('draw_threshold', 0.5)),
-                       arch=str(raw.get('arch', '')), nms=nms,
-                       extra={k: v for k, v in raw.items() if k not in (
-                           'Preprocess', 'label_list', 'draw_threshold', 'arch',
-                           'NMS')})
+                       arch=str(raw.get('arch', '')), nms=nms)

@@ -40,28 +40,27 @@ def check_nms_settings(settings, where):
     return checked
 
 
-def _iou(kept, candidates):
-    """IoU of candidate boxes ``(N, 4)`` with one kept box ``(4,)``, float32,
-    with the kernel's disjointness test and operation order."""
-    disjoint = ((kept[0] > candidates[:, 2]) | (kept[2] < candidates[:, 0]) |
-                (kept[1] > candidates[:, 3]) | (kept[3] < candidates[:, 1]))
-    inter = ((np.minimum(candidates[:, 2], kept[2]) -
-              np.maximum(candidates[:, 0], kept[0])) *
-             (np.minimum(candidates[:, 3], kept[3]) -
-              np.maximum(candidates[:, 1], kept[1])))
+def _area(boxes):
+    """``w * h`` of ``(N, 4)`` boxes; 0 for a box with x2 < x1 or y2 < y1."""
+    valid = (boxes[:, 2] >= boxes[:, 0]) & (boxes[:, 3] >= boxes[:, 1])
+    return np.where(valid, (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]),
+                    np.float32(0))
+
+
+def _iou(boxes, areas, kept, candidates):
+    """IoU of the boxes ``candidates`` (indices) with the box ``kept``,
+    float32, with the kernel's disjointness test and operation order."""
+    box, others = boxes[kept], boxes[candidates]
+    disjoint = ((box[0] > others[:, 2]) | (box[2] < others[:, 0]) |
+                (box[1] > others[:, 3]) | (box[3] < others[:, 1]))
+    inter = ((np.minimum(others[:, 2], box[2]) - np.maximum(others[:, 0], box[0])) *
+             (np.minimum(others[:, 3], box[3]) - np.maximum(others[:, 1], box[1])))
     with np.errstate(divide='ignore', invalid='ignore'):
-        iou = inter / (_area(candidates) + _area(kept) - inter)
+        iou = inter / (areas[candidates] + areas[kept] - inter)
     return np.where(disjoint, np.float32(0), iou)
 
 
-def _area(boxes):
-    """``w * h``; 0 for a box with x2 < x1 or y2 < y1."""
-    valid = (boxes[..., 2] >= boxes[..., 0]) & (boxes[..., 3] >= boxes[..., 1])
-    return np.where(valid, (boxes[..., 2] - boxes[..., 0]) *
-                    (boxes[..., 3] - boxes[..., 1]), np.float32(0))
-
-
-def _nms_one_class(boxes, scores, score_threshold, nms_threshold):
+def _nms_one_class(boxes, areas, scores, score_threshold, nms_threshold):
     """Kept candidate indices of one class, best score first."""
     candidates = np.flatnonzero(scores > score_threshold)
     order = candidates[np.argsort(-scores[candidates], kind='stable')]
@@ -70,7 +69,7 @@ def _nms_one_class(boxes, scores, score_threshold, nms_threshold):
         best = order[0]
         kept.append(best)
         rest = order[1:]
-        order = rest[_iou(boxes[best], boxes[rest]) <= nms_threshold]
+        order = rest[_iou(boxes, areas, best, rest) <= nms_threshold]
     return np.asarray(kept, dtype=np.int64)
 
 
@@ -91,9 +90,10 @@ def multiclass_nms(boxes, scores, score_threshold, nms_threshold, keep_top_k):
             scores.shape[1] != boxes.shape[0]:
         raise ValueError('multiclass_nms: expected boxes (K, 4) and scores '
                          '(C, K), got {} and {}'.format(boxes.shape, scores.shape))
+    areas = _area(boxes)      # once for all classes
     labels, indices = [], []
     for label, class_scores in enumerate(scores):
-        kept = _nms_one_class(boxes, class_scores, np.float32(score_threshold),
+        kept = _nms_one_class(boxes, areas, class_scores, np.float32(score_threshold),
                               np.float32(nms_threshold))
         labels.append(np.full(kept.size, label, dtype=np.int64))
         indices.append(kept)

@@ -15,11 +15,10 @@ it:
 """
 import json
 import os
-import shutil
 import tempfile
 
 from ..compat import pir_json_float_interp_scales, pir_json_op_names
-from .infer_config import DeployError, load_infer_config, model_files
+from .infer_config import DeployError, model_files
 
 __all__ = ['ONNX_FILE', 'export_onnx']
 
@@ -38,12 +37,6 @@ def export_onnx(model_dir, opset_version=11):
     if not program.endswith('.json'):
         raise DeployError('{}: ONNX export reads the PIR program model.json '
                           '(Paddle 3 exports)'.format(model_dir))
-    if load_infer_config(model_dir).nms is None:
-        raise DeployError(
-            "{}: exported with NMS in the program; paddle2onnx 2.1.0 converts "
-            "multiclass_nms3 wrongly for classes other than 0, so export "
-            "without it: tools/export_model.py --onnx (docs/deployment.md)"
-            .format(model_dir))
     try:
         import paddle2onnx
     except ImportError as err:
@@ -52,17 +45,18 @@ def export_onnx(model_dir, opset_version=11):
     with open(program) as f:
         graph = json.load(f)
     if 'multiclass_nms3' in pir_json_op_names(graph):
-        raise DeployError('{}: infer_cfg.yml has an NMS block but the program '
-                          'still contains multiclass_nms3'.format(program))
+        raise DeployError(
+            "{}: exported with NMS in the program; paddle2onnx 2.1.0 converts "
+            "multiclass_nms3 wrongly for classes other than 0, so export "
+            "without it: tools/export_model.py --onnx (docs/deployment.md)"
+            .format(model_dir))
     pir_json_float_interp_scales(graph)
     save_file = os.path.join(model_dir, ONNX_FILE)
     with tempfile.TemporaryDirectory() as tmp:
         converted = os.path.join(tmp, 'model.json')
         with open(converted, 'w') as f:
             json.dump(graph, f)
-        shutil.copy(params, os.path.join(tmp, 'model.pdiparams'))
-        paddle2onnx.export(converted, os.path.join(tmp, 'model.pdiparams'),
-                           save_file, opset_version=opset_version,
+        paddle2onnx.export(converted, params, save_file, opset_version=opset_version,
                            enable_onnx_checker=True)
     if not os.path.isfile(save_file):
         raise DeployError('paddle2onnx wrote no {}'.format(save_file))

@@ -52,7 +52,7 @@ class _Predictor(abc.ABC):
     def _run(self, inputs):
         """The model's outputs (list of arrays) for the input dict."""
 
-    def _rows_per_image(self, outputs, count):
+    def _rows_per_image(self, outputs):
         """``(M, 6)`` rows ``[class, score, x1, y1, x2, y2]`` per image: the
         program's NMS output split by ``bbox_num``, or, for a model exported
         without NMS, :func:`.nms.multiclass_nms` of each image's
@@ -62,7 +62,7 @@ class _Predictor(abc.ABC):
             return [multiclass_nms(boxes, scores, **self.config.nms)
                     for boxes, scores in zip(first, second)]
         rows, start = [], 0
-        for number in np.asarray(second).reshape(-1).tolist()[:count]:
+        for number in np.asarray(second).reshape(-1).tolist():
             rows.append(first[start:start + int(number)])
             start += int(number)
         return rows
@@ -81,8 +81,7 @@ class _Predictor(abc.ABC):
         detections = [Detections(image=path, boxes=rows[:, 2:6].astype(np.float32),
                                  scores=rows[:, 1].astype(np.float32),
                                  labels=rows[:, 0].astype(np.int64))
-                      for path, rows in zip(paths, self._rows_per_image(
-                          outputs, len(paths)))]
+                      for path, rows in zip(paths, self._rows_per_image(outputs))]
         done = time.perf_counter()
         for key, seconds in (('preprocess', ready - start),
                              ('inference', ran - ready),

@@ -67,20 +67,19 @@ def export_model(trainer, output_dir, exclude_nms=False):
                           'post-processor, the head has {!r}'.format(
                               trainer.cfg.get('_config_path', 'config'),
                               type(post_processor).__name__))
-    before = getattr(post_processor, 'exclude_nms', False)
+    previous = getattr(post_processor, 'exclude_nms', False)
+    if exclude_nms:
+        post_processor.exclude_nms = True
     try:
-        if exclude_nms:
-            post_processor.exclude_nms = True
         with ast_to_static():
             trainer.export(output_dir)
-        without_nms = getattr(post_processor, 'exclude_nms', False)
     finally:
-        if post_processor is not None and exclude_nms:
-            post_processor.exclude_nms = before
+        if exclude_nms:
+            post_processor.exclude_nms = previous
     # the folder Trainer.export writes
     model_dir = os.path.join(output_dir, os.path.splitext(
         os.path.basename(trainer.cfg.filename))[0])
-    if without_nms:
+    if exclude_nms or previous:
         with open(os.path.join(model_dir, 'infer_cfg.yml'), 'a') as f:
             yaml.safe_dump({'NMS': post_processor.nms_settings()}, f)
     return model_dir

@@ -73,21 +73,16 @@ class FrozenStatsResNet(ResNet):
         if self.train_norm_affine:
             self._train_norm_affine(norm_decay)
 
-    def _trainable_parts(self):
-        """The stem and stages ``freeze_at`` does not freeze."""
-        if self.freeze_at < 0:
-            return [self.conv1] + list(self.res_layers)
-        return list(self.res_layers[self.freeze_at + 1:])
-
     def _train_norm_affine(self, norm_decay):
         regularizer = None if norm_decay is None else L2Decay(norm_decay)
-        for part in self._trainable_parts():
-            for layer in part.sublayers(include_self=True):
-                if not isinstance(layer, ConvNormLayer):
-                    continue
-                # the conv of the same layer carries the stage's lr multiplier
-                lr = layer.conv.weight.optimize_attr['learning_rate']
-                for param in (layer.norm.weight, layer.norm.bias):
-                    param.stop_gradient = False
-                    param.optimize_attr['learning_rate'] = lr
-                    param.regularizer = regularizer
+        for layer in self.sublayers():
+            # ResNet froze the stem and the stages up to freeze_at, conv and
+            # norm alike: a layer whose conv trains is in a trainable stage
+            if not isinstance(layer, ConvNormLayer) or layer.conv.weight.stop_gradient:
+                continue
+            # the conv of the same layer carries the stage's lr multiplier
+            lr = layer.conv.weight.optimize_attr['learning_rate']
+            for param in (layer.norm.weight, layer.norm.bias):
+                param.stop_gradient = False
+                param.optimize_attr['learning_rate'] = lr
+                param.regularizer = regularizer
