@@ -14,6 +14,7 @@ __all__ = ['VERIFIED', 'installed_versions', 'version_warnings',
            'parse_cli_options', 'coco17_class_names', 'schema_module',
            'is_module_schema', 'host_allocated_peak_mb',
            'request_ground_truth', 'set_cpu_threads', 'record_metric_results',
+           'current_metric_results',
            'propagate_reader_errors', 'ast_to_static', 'pir_json_op_names',
            'pir_json_float_interp_scales']
 
@@ -136,14 +137,20 @@ def wrap_ppdet_save_model(wrapper):
     return callbacks.save_model
 
 
-def restart_train_loader(loader, epoch):
+def restart_train_loader(loader, epoch, before_start=None):
     """Make a training loader's sampler shuffle as in ``epoch`` and start a
-    new iterator (for an exact resume).
+    new iterator (for an exact resume, or a seeded data order).
+
+    The iterator ppdet made at construction has been prefetching in a
+    thread (drawing augmentation randomness from numpy's global state); it
+    is shut down first, then ``before_start()`` runs (e.g. to re-seed), then
+    the new iterator starts.
 
     Relies on ppdet 2.6's ``BaseDataLoader`` keeping its sampler in
     ``_batch_sampler`` (a ``DistributedBatchSampler`` with ``set_epoch``),
     its ``paddle.io.DataLoader`` in ``dataloader`` and the iterator it
-    prefetches from in ``loader``.
+    prefetches from in ``loader``; and on Paddle 3.3's loader iterators'
+    ``_try_shutdown_all`` (stops and joins the prefetch thread).
 
     Returns:
         bool: whether the sampler could be set (False: a sampler without
@@ -152,7 +159,13 @@ def restart_train_loader(loader, epoch):
     sampler = getattr(loader, '_batch_sampler', None)
     if not hasattr(sampler, 'set_epoch'):
         return False
+    shutdown = getattr(getattr(loader, 'loader', None), '_try_shutdown_all',
+                       None)
+    if shutdown is not None:
+        shutdown()
     sampler.set_epoch(epoch)
+    if before_start is not None:
+        before_start()
     loader.loader = iter(loader.dataloader)
     return True
 
@@ -219,6 +232,18 @@ def record_metric_results(trainer):
             results.append(dict(_metric.get_results() or {}))
         metric.accumulate = accumulate
     return results
+
+
+def current_metric_results(trainer):
+    """Each evaluation metric's ``get_results()`` now (a list of dicts, e.g.
+    ``[{'bbox': [AP, AP50, ...]}]``; ``{}`` for a metric that computed
+    nothing).  Valid between a metric's ``accumulate()`` and the trainer's
+    reset: in a callback's ``on_epoch_end`` of an evaluation.
+
+    Relies on ``Trainer._metrics`` (ppdet 2.6: built by ``_init_metrics``,
+    for in-training evaluation at the first one)."""
+    return [dict(metric.get_results() or {})
+            for metric in getattr(trainer, '_metrics', None) or []]
 
 
 def propagate_reader_errors(describe):

@@ -1,4 +1,3 @@
-import contextlib
 import json
 import os
 import signal
@@ -51,28 +50,11 @@ def keep_signal_handlers():
         signal.signal(sig, handler)
 
 
-@contextlib.contextmanager
 def workspace_snapshot():
-    """Undo what load_config/merge_config do to ppdet's global config inside
-    the block (for fixtures wider than one test)."""
-    import copy
-
-    from ppdet.core.workspace import global_config
-    snapshot = {k: copy.deepcopy(dict(v)) if isinstance(v, dict) else
-                copy.deepcopy(v) for k, v in global_config.items()}
-    try:
-        yield
-    finally:
-        from ppdet_ghm.compat import is_module_schema
-        for key in list(global_config):
-            if key not in snapshot:
-                if not is_module_schema(global_config[key]):
-                    del global_config[key]  # keep modules registered meanwhile
-            elif isinstance(global_config[key], dict):
-                global_config[key].clear()
-                global_config[key].update(copy.deepcopy(snapshot[key]))
-            else:
-                global_config[key] = snapshot[key]
+    """``ppdet_ghm.engine.runtime.isolated_workspace`` (for fixtures wider
+    than one test)."""
+    from ppdet_ghm.engine.runtime import isolated_workspace
+    return isolated_workspace()
 
 
 @pytest.fixture(autouse=True)

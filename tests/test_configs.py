@@ -10,6 +10,7 @@ SHIPPED = sorted(os.path.relpath(p, ROOT) for p in glob.glob(
     os.path.join(ROOT, 'configs', '**', '*.yml'), recursive=True)
     if '_base_' not in p and os.sep + 'datasets' + os.sep not in p
     and os.sep + 'benchmark' + os.sep not in p  # PaddleDetection's own model
+    and os.sep + 'studies' + os.sep not in p    # study files: tests/study/
     and not p.endswith('runtime.yml'))
 
 

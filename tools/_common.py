@@ -7,7 +7,7 @@ import sys
 try:
     from ppdet_ghm import engine
     from ppdet_ghm.data import DatasetError
-    from ppdet_ghm.engine.cli import ArgsParser
+    from ppdet_ghm.engine.cli import ArgsParser, fail
     from ppdet_ghm.utils import ConfigError, WeightsError
 except ModuleNotFoundError as err:  # the usual first-run slip: no install
     sys.exit('error: {} (install the project first: bash tools/setup_env.sh, '
@@ -18,12 +18,6 @@ __all__ = ['ArgsParser', 'fail', 'load_tool_config', 'check_datasets',
            'WeightsError']
 
 KNOWN_ERRORS = (ConfigError, DatasetError, WeightsError, engine.OutputError)
-
-
-def fail(message):
-    """Exit with a one-line error (no stack trace) on stderr."""
-    sys.stderr.write('error: {}\n'.format(message))
-    sys.exit(2)
 
 
 def _or_fail(function, *args, **kwargs):

@@ -2,14 +2,44 @@
 import hashlib
 import json
 import os
+import time
 
 import numpy as np
 import paddle.distributed as dist
 from ppdet.engine.callbacks import Callback
 
+from ..compat import current_metric_results
 from .checkpoints import OutputError
 
-__all__ = ['RankLossLogger', 'parameter_digest']
+__all__ = ['RankLossLogger', 'EvalRecordWriter', 'parameter_digest',
+           'COCO_STAT_NAMES', 'EVAL_RECORDS_FILE']
+
+# pycocotools' 12 box statistics, in its order
+COCO_STAT_NAMES = ('AP', 'AP50', 'AP75', 'AP_small', 'AP_medium', 'AP_large',
+                   'AR1', 'AR10', 'AR100', 'AR_small', 'AR_medium',
+                   'AR_large')
+EVAL_RECORDS_FILE = 'eval_records.jsonl'
+
+
+def _run_directory(cfg):
+    """``<save_dir>/<config name>``, created; where a run's logs go."""
+    name = os.path.splitext(os.path.basename(cfg.filename))[0]
+    directory = os.path.join(cfg.get('save_dir', 'output'), name)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as err:
+        raise OutputError("cannot create the run's log folder '{}': "
+                          "{}".format(directory, err.strerror or err)) from err
+    return directory
+
+
+def _append_json_line(path, record, what):
+    try:
+        with open(path, 'a') as f:
+            f.write(json.dumps(record, sort_keys=True) + '\n')
+    except OSError as err:
+        raise OutputError("cannot append to the {} '{}': {}".format(
+            what, path, err.strerror or err)) from err
 
 
 def parameter_digest(model):
@@ -41,14 +71,8 @@ class RankLossLogger(Callback):
         cfg = trainer.cfg
         self.rank = dist.get_rank()
         self.log_iter = cfg.get('log_iter', 20)
-        name = os.path.splitext(os.path.basename(cfg.filename))[0]
-        directory = os.path.join(cfg.get('save_dir', 'output'), name)
-        try:
-            os.makedirs(directory, exist_ok=True)
-        except OSError as err:
-            raise OutputError("cannot create the folder of the loss log '{}': "
-                              "{}".format(directory, err.strerror or err)) from err
-        self.path = os.path.join(directory, 'loss_rank{}.jsonl'.format(self.rank))
+        self.path = os.path.join(_run_directory(cfg),
+                                 'loss_rank{}.jsonl'.format(self.rank))
         # The trainer keeps the step's losses on rank 0 only: take them from
         # the model's output on every rank.
         self._losses = {}
@@ -66,12 +90,7 @@ class RankLossLogger(Callback):
                   'step': int(status['step_id']),
                   'lr': float(status['learning_rate'])}
         record.update({k: float(v) for k, v in self._losses.items()})
-        try:
-            with open(self.path, 'a') as f:
-                f.write(json.dumps(record, sort_keys=True) + '\n')
-        except OSError as err:
-            raise OutputError("cannot append to the loss log '{}': {}".format(
-                self.path, err.strerror or err)) from err
+        _append_json_line(self.path, record, 'loss log')
         if self.rank > 0 and record['step'] % self.log_iter == 0:
             # print, not ppdet's logger: that one is silent on ranks > 0
             print('rank {} epoch {} step {}: {}'.format(
@@ -82,3 +101,53 @@ class RankLossLogger(Callback):
     def on_train_end(self, status):
         print('rank {} parameter digest: {}'.format(
             self.rank, parameter_digest(self.model.model)), flush=True)
+
+
+class EvalRecordWriter(Callback):
+    """One JSON line per in-training evaluation, written by the process that
+    evaluates (rank 0) to ``<save_dir>/<config>/eval_records.jsonl``
+    (appended: a resumed run continues the file).
+
+    A record: ``epoch`` (epochs trained), ``iteration`` (optimizer steps),
+    ``minutes`` (wall clock from the start of training to the end of this
+    evaluation), ``train_minutes`` (the same without the evaluations),
+    ``time`` (Unix time), ``bbox`` (:data:`COCO_STAT_NAMES` to values) and
+    ``detected_nothing``: when the model detected nothing, pycocotools
+    computes no statistic and every value is recorded as 0.0 (what an AP
+    of no detections is) with ``detected_nothing: true``.
+    """
+
+    def __init__(self, trainer):
+        super().__init__(trainer)
+        self.path = os.path.join(_run_directory(trainer.cfg), EVAL_RECORDS_FILE)
+        self._start = self._train_end = None
+        self._eval_seconds = 0.0
+
+    def on_train_begin(self, status):
+        self._start = time.time()
+
+    def on_epoch_end(self, status):
+        mode = status.get('mode')
+        if mode == 'train':
+            self._train_end = time.time()
+            return
+        if mode != 'eval' or self._start is None:
+            return          # an evaluation outside training
+        now = time.time()
+        self._eval_seconds += now - (self._train_end or now)
+        stats = None
+        for results in current_metric_results(self.model):
+            stats = stats or results.get('bbox')
+        record = {
+            'epoch': int(status['epoch_id']) + 1,
+            'iteration': (int(status['epoch_id']) + 1) * int(
+                status.get('steps_per_epoch') or 0),
+            'minutes': (now - self._start) / 60.0,
+            'train_minutes': (now - self._start - self._eval_seconds) / 60.0,
+            'time': now,
+            'detected_nothing': stats is None,
+            'bbox': dict(zip(COCO_STAT_NAMES, [
+                float(v) for v in (stats if stats is not None
+                                   else [0.0] * len(COCO_STAT_NAMES))])),
+        }
+        _append_json_line(self.path, record, 'evaluation records')

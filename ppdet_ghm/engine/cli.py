@@ -15,7 +15,7 @@ from ppdet.utils.cli import ArgsParser as PpdetArgsParser
 
 from ..compat import parse_cli_options
 
-__all__ = ['ArgsParser']
+__all__ = ['ArgsParser', 'fail']
 
 
 class ArgsParser(PpdetArgsParser):
@@ -43,3 +43,9 @@ class ArgsParser(PpdetArgsParser):
             self.error('-o: a value is not valid YAML: {}'.format(
                 ' '.join(str(err).split())))
         return parsed
+
+
+def fail(message):
+    """Exit with a one-line error (no stack trace) on stderr, exit code 2."""
+    sys.stderr.write('error: {}\n'.format(message))
+    sys.exit(2)

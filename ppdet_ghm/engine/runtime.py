@@ -5,6 +5,8 @@ the ``-o`` options, followed by the checks ppdet does not do (module keys);
 ``select_device`` picks the device from ``use_gpu`` and gives each process
 its share of the CPU cores.
 """
+import contextlib
+import copy
 import os
 import sys
 
@@ -13,7 +15,8 @@ import yaml
 from ..compat import set_cpu_threads
 from ..utils import ConfigError, check_module_keys, check_top_level
 
-__all__ = ['load_config', 'select_device', 'cpu_threads_per_process']
+__all__ = ['load_config', 'select_device', 'cpu_threads_per_process',
+           'isolated_workspace']
 
 
 def _read_config(path):
@@ -114,3 +117,28 @@ def select_device(cfg, stream=None):
     paddle.set_device(device)
     set_cpu_threads(cpu_threads_per_process())
     return device
+
+
+@contextlib.contextmanager
+def isolated_workspace():
+    """Undo, when the block ends, what ``load_config``/``merge_config`` did
+    to ppdet's process-wide config inside it (ppdet merges every config it
+    loads into one global dict: a second config would inherit the first's
+    blocks).  Modules registered inside the block stay registered."""
+    from ppdet.core.workspace import global_config
+
+    from ..compat import is_module_schema
+    snapshot = {k: copy.deepcopy(dict(v)) if isinstance(v, dict) else
+                copy.deepcopy(v) for k, v in global_config.items()}
+    try:
+        yield
+    finally:
+        for key in list(global_config):
+            if key not in snapshot:
+                if not is_module_schema(global_config[key]):
+                    del global_config[key]
+            elif isinstance(global_config[key], dict):
+                global_config[key].clear()
+                global_config[key].update(copy.deepcopy(snapshot[key]))
+            else:
+                global_config[key] = snapshot[key]

@@ -19,7 +19,7 @@ from ..data import (DatasetError, check_dataset_config,
 from ..utils import (ConfigError, check_resume_checkpoint,
                      check_weights_cover_model, resolve_pretrain_weights,
                      resolve_weights_path)
-from .callbacks import RankLossLogger
+from .callbacks import EvalRecordWriter, RankLossLogger
 from .checkpoints import (OutputError, check_writable,
                           install_atomic_checkpoints, latest_checkpoint)
 from .nonfinite_guard import NonFiniteLossError, NonFiniteLossGuard
@@ -27,7 +27,19 @@ from .signals import (PendingSignalCheck, TrainingInterrupted,
                       install_signal_handlers, raise_pending_interrupt)
 
 __all__ = ['TrainResult', 'check_datasets', 'create_model', 'create_trainer',
-           'create_trainer_with_weights', 'train']
+           'create_trainer_with_weights', 'train', 'data_order_epoch']
+
+# Paddle's DistributedBatchSampler shuffles epoch e with RandomState(e): the
+# data order depends on the epoch alone.  With a seed, epoch e shuffles as
+# epoch seed * SEED_EPOCH_STRIDE + e of the sampler, so another seed gives
+# another order while seed 0 keeps the unseeded order.
+SEED_EPOCH_STRIDE = 100003
+
+
+def data_order_epoch(seed, epoch):
+    """The sampler epoch whose shuffle training epoch ``epoch`` uses with
+    random seed ``seed`` (None: the epoch itself)."""
+    return epoch if seed is None else int(seed) * SEED_EPOCH_STRIDE + epoch
 
 
 @dataclass
@@ -140,7 +152,9 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
         evaluate (bool): evaluate after each snapshot epoch (``--eval``).
         resume (str or None): checkpoint to resume from (weights, optimizer
             state and epoch), with or without ``.pdparams``.
-        seed (int or None): random seed, also fixing the data order.
+        seed (int or None): random seed: fixes the initialisation, the
+            augmentation draws and the data order (which another seed
+            changes, :func:`data_order_epoch`).
         fleet (bool): initialise fleet instead of plain data parallel.
 
     Returns:
@@ -177,17 +191,26 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
         guard = NonFiniteLossGuard(trainer, cfg.get('nonfinite_loss', 'stop'))
     except ValueError as err:
         raise _refused(cfg, err) from err
-    trainer.register_callbacks([RankLossLogger(trainer), guard,
-                                PendingSignalCheck(trainer)])
+    callbacks = [RankLossLogger(trainer), guard, PendingSignalCheck(trainer)]
+    if evaluate and dist.get_rank() == 0:   # only rank 0 evaluates
+        callbacks.append(EvalRecordWriter(trainer))
+    trainer.register_callbacks(callbacks)
     install_atomic_checkpoints()
     if resume:
         trainer.resume_weights(check_resume_checkpoint(trainer.model, resume))
         # The sampler shuffles with its epoch as seed: continue its count.
         # The loader's iterator already drew from it (it prefetches from
         # construction on), so a new iterator starts after set_epoch.
-        restart_train_loader(trainer.loader, trainer.start_epoch)
-    elif pretrain:
-        trainer.load_weights(pretrain)
+        restart_train_loader(trainer.loader,
+                             data_order_epoch(seed, trainer.start_epoch))
+    else:
+        if pretrain:
+            trainer.load_weights(pretrain)
+        if seed is not None:
+            # re-seeded once the first iterator's prefetch thread is joined:
+            # its draws, as many as it got to, must not shift the rest
+            restart_train_loader(trainer.loader, data_order_epoch(seed, 0),
+                                 before_start=lambda: set_random_seed(seed))
     install_signal_handlers()
 
     try:

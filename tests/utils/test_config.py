@@ -129,7 +129,8 @@ SHIPPED = sorted(
     os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 'configs', '**', '*.yml'),
                                                 recursive=True)
     if '_base_' not in p and os.path.basename(p) not in ('runtime.yml',)
-    and 'datasets' not in p)
+    and 'datasets' not in p
+    and os.sep + 'studies' + os.sep not in p)  # study files: tests/study/
 
 
 @pytest.mark.parametrize('config', SHIPPED)

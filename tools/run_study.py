@@ -1,0 +1,55 @@
+"""Run a study: every variant x noise level x seed of a study file trained
+with two processes, evaluated, recorded; continue a stopped study where it
+left off; write the results table and the AP-against-minutes plot.
+
+    python tools/run_study.py configs/studies/paper_ablations.yml \
+        [--output_dir output/studies/paper_ablations] [--reuse DIR ...]
+    python tools/run_study.py STUDY.yml --report   # table from the records only
+
+Study files and results: docs/studies.md.
+"""
+import argparse
+import os
+import sys
+
+import _common  # noqa: F401  (a one-line error when the project is not installed)
+
+from ppdet_ghm.engine.cli import fail
+from ppdet_ghm.study import (StudyError, load_study, plot_study, read_records,
+                             run_study, summarize, write_results)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('study', help='the study file (YAML)')
+    parser.add_argument('--output_dir', default=None,
+                        help='default: output/studies/<study name>')
+    parser.add_argument('--reuse', nargs='*', default=[],
+                        help="other studies' folders: their finished runs "
+                        'with the same settings are copied, not trained')
+    parser.add_argument('--max_runs', type=int, default=None,
+                        help='train at most this many runs, then stop')
+    parser.add_argument('--report', action='store_true',
+                        help='only write the table and plot from the records')
+    args = parser.parse_args(argv)
+    try:
+        study = load_study(args.study)
+        output_dir = args.output_dir or os.path.join('output', 'studies',
+                                                     study.name)
+        if args.report:
+            summary = summarize(study, read_records(
+                os.path.join(output_dir, 'records.jsonl')))
+            write_results(summary, output_dir)
+            plot_study(summary, os.path.join(output_dir, 'ap_minutes.png'))
+        else:
+            summary = run_study(study, output_dir, reuse=args.reuse,
+                                max_runs=args.max_runs)
+    except StudyError as err:
+        fail(err)
+    print('{} of {} runs finished; results: {}'.format(
+        summary['runs']['finished'], summary['runs']['total'],
+        os.path.join(output_dir, 'results.md')))
+
+
+if __name__ == '__main__':
+    sys.exit(main())
