@@ -215,3 +215,34 @@ def test_pir_json_interp_scales_become_floats(tmp_path):
     with pytest.raises(ValueError, match=r'1.nearest_interp: scale 0.1 is not '
                        'exact in float32'):
         pir_json_float_interp_scales([inexact])
+
+
+def test_restart_train_loader_joins_the_old_iterator_before_the_new_one(tiny_data):
+    from ppdet.data.reader import TrainReader
+    from ppdet.data.source.coco import COCODataSet
+
+    dataset = COCODataSet(dataset_dir=tiny_data, image_dir='train',
+                          anno_path='annotations/instances_train.json',
+                          data_fields=['image', 'gt_bbox', 'gt_class'])
+    loader = TrainReader(sample_transforms=[{'Decode': {}}],
+                         batch_size=1, shuffle=True)(dataset, 0)
+    old, seen = loader.loader, []
+    assert compat.restart_train_loader(
+        loader, 5, before_start=lambda: seen.append(
+            (old._shutdown, loader.loader is old)))
+    assert seen == [(True, True)] and loader.loader is not old
+
+
+def test_current_metric_results_reads_the_trainers_metrics():
+    class Metric:
+        def __init__(self, results):
+            self.results = results
+
+        def get_results(self):
+            return self.results
+
+    class Trainer:
+        _metrics = [Metric({'bbox': [0.5] * 12}), Metric(None)]
+
+    assert compat.current_metric_results(Trainer()) == [{'bbox': [0.5] * 12}, {}]
+    assert compat.current_metric_results(object()) == []

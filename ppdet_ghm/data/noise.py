@@ -127,7 +127,7 @@ def noise_annotations(coco, noise, seed):
         for ann, box in zip(kept, _jitter(boxes, sizes, noise['box_jitter'],
                                           rng)):
             ann['bbox'] = [round(float(v), 2) for v in box]
-            ann['area'] = round(float(box[2] * box[3]), 2)
+            ann['area'] = round(ann['bbox'][2] * ann['bbox'][3], 2)
         num_jittered = len(kept)
 
     had_boxes = {a['image_id'] for a in anns}

@@ -67,18 +67,30 @@ def _config_chain_text(path, seen=None):
     return text
 
 
+def _file_digest(path):
+    """SHA-1 of the file at ``path``, or None when there is none."""
+    try:
+        with open(path, 'rb') as f:
+            return hashlib.sha1(f.read()).hexdigest()
+    except OSError:
+        return None
+
+
 def run_fingerprint(study, run):
     """SHA-1 of what ``run`` trains: the base config's text (and its
-    ``_BASE_`` files'), the options, the data (folder, splits, demo
-    parameters), the noise setting, the schedule and the seed.  Equal
-    fingerprints in two studies mean the same training."""
+    ``_BASE_`` files'), the options, the training and validation
+    annotation files' contents, the noise setting, the schedule and the
+    seed -- not where the files are, so a study continues from another
+    checkout.  Equal fingerprints in two studies mean the same training
+    (images are not hashed: the annotations name them)."""
     noise = study.noise.get(run.noise) if run.noise else None
     content = {
         'config': hashlib.sha1(_config_chain_text(
             study.base_config).encode()).hexdigest(),
         'options': study.run_options(run),
-        'dataset': [os.path.abspath(study.dataset_dir), study.train,
-                    study.val, study.demo],
+        'dataset': [_file_digest(os.path.join(study.dataset_dir,
+                                              split['anno_path']))
+                    for split in (study.train, study.val)],
         # a level without noise trains what a study without levels does
         'noise': noise if noise and any(noise.values()) else None,
         'schedule': [study.epochs, study.snapshot_epoch, study.processes],

@@ -30,3 +30,8 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     pngs = [o['data']['image/png'] for o in outputs if 'image/png' in o.get('data', {})]
     assert pngs and base64.b64decode(pngs[-1])[:4] == b'\x89PNG'
     assert os.path.isfile(tmp_path / 'out' / 'detections.png')
+    # section 6: the seeded comparison ran every run and wrote its table
+    with open(tmp_path / 'out' / 'study' / 'results.md') as f:
+        assert '4 of 4 runs finished' in f.read()
+    assert '| GHM-C + GHM-R | 2 |' in ''.join(
+        o.get('data', {}).get('text/markdown', '') for o in outputs)

@@ -3,6 +3,7 @@ detector (the demo config, shrunk) and the tests' tiny dataset; the errors
 the tools print are checked in-process on the package functions they call,
 the exit codes once per tool (test_eval_with_a_missing_path_names_it here,
 tests/utils/test_config.py and tests/engine/ for train)."""
+import json
 import os
 import re
 import shutil
@@ -62,6 +63,12 @@ def test_train_with_eval_writes_checkpoints_and_reports_ap(trained):
     assert os.path.isfile(weights + '.pdopt')
     assert 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all' in log
     assert 'loss_cls' in log and 'loss_bbox' in log
+    # the evaluation's record, written by the training (EvalRecordWriter)
+    with open(os.path.join(os.path.dirname(weights), 'eval_records.jsonl')) as f:
+        records = [json.loads(line) for line in f]
+    assert [r['epoch'] for r in records] == [1]
+    assert len(records[0]['bbox']) == 12 and records[0]['minutes'] > 0
+    assert records[0]['iteration'] == 4           # 8 images / batch 2
     state = paddle.load(weights + '.pdparams')
     # the GHM EMA state is part of the checkpoint and was updated
     assert float(np.abs(state['head.loss_class.acc_sum'].numpy()).sum()) > 0
