@@ -84,15 +84,20 @@ def test_wrap_ppdet_save_model_is_the_name_checkpointer_calls():
         callbacks.save_model = saved
 
 
-def test_restart_train_loader_uses_the_loaders_attributes(tiny_data):
+def _train_loader(data_dir):
+    """ppdet's TrainReader over the tiny data (decode only, batch 1)."""
     from ppdet.data.reader import TrainReader
     from ppdet.data.source.coco import COCODataSet
 
-    dataset = COCODataSet(dataset_dir=tiny_data, image_dir='train',
+    dataset = COCODataSet(dataset_dir=data_dir, image_dir='train',
                           anno_path='annotations/instances_train.json',
                           data_fields=['image', 'gt_bbox', 'gt_class'])
-    loader = TrainReader(sample_transforms=[{'Decode': {}}],
-                         batch_size=1, shuffle=True)(dataset, 0)
+    return TrainReader(sample_transforms=[{'Decode': {}}],
+                       batch_size=1, shuffle=True)(dataset, 0)
+
+
+def test_restart_train_loader_uses_the_loaders_attributes(tiny_data):
+    loader = _train_loader(tiny_data)
     before, epochs = loader.loader, []
     sampler = loader._batch_sampler
     set_epoch = sampler.set_epoch
@@ -218,14 +223,7 @@ def test_pir_json_interp_scales_become_floats(tmp_path):
 
 
 def test_restart_train_loader_joins_the_old_iterator_before_the_new_one(tiny_data):
-    from ppdet.data.reader import TrainReader
-    from ppdet.data.source.coco import COCODataSet
-
-    dataset = COCODataSet(dataset_dir=tiny_data, image_dir='train',
-                          anno_path='annotations/instances_train.json',
-                          data_fields=['image', 'gt_bbox', 'gt_class'])
-    loader = TrainReader(sample_transforms=[{'Decode': {}}],
-                         batch_size=1, shuffle=True)(dataset, 0)
+    loader = _train_loader(tiny_data)
     old, seen = loader.loader, []
     assert compat.restart_train_loader(
         loader, 5, before_start=lambda: seen.append(

@@ -104,7 +104,8 @@ def summarize(study, records):
         row['delta'] = None if row['variant'] == study.baseline else dict(
             _paired(ap, index[base]['AP']['values']), to=base)
         ref = row['variant'] + '@' + study.reference_noise
-        row['drop'] = None if not level or level == study.reference_noise \
+        row['drop'] = None if not study.reference_noise \
+            or level == study.reference_noise \
             else dict(_paired(ap, index[ref]['AP']['values']), to=ref)
     return {'study': study.name, 'epochs': study.epochs,
             'baseline': study.baseline, 'reference_noise': study.reference_noise,

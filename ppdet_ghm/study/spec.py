@@ -24,6 +24,7 @@ as in PaddleDetection configs)::
       clean: {}
       missing50: {missing: 0.5}
     reference_noise: clean                 # drops are measured from this level
+                                           # (default: the level without noise)
 
 ``dataset.train``/``val`` default to the demo layout; ``demo`` may also be
 a mapping of the generator's parameters (``num_train``, ``num_val``,
@@ -293,10 +294,10 @@ def parse_study(raw, path='study'):
             _fail('{}: noise'.format(where), 'expected at least one level')
     reference = raw.get('reference_noise')
     if noise:
-        if reference is None:
+        if reference is None:   # the clean level, if any; else no drops
             clean = [k for k, v in noise.items() if not any(v.values())]
-            reference = clean[0] if clean else None
-        if reference not in noise:
+            reference = clean[0] if clean else ''
+        elif reference not in noise:
             _fail('{}: reference_noise'.format(where), '{!r} is not a noise '
                   'level (levels: {})'.format(reference, ', '.join(noise)))
     elif reference is not None:

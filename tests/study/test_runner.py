@@ -224,3 +224,28 @@ def test_fingerprints_follow_the_data_not_its_location(tmp_path, tiny_data):
         json.dump(coco, f)
     assert run_fingerprint(here, run) != run_fingerprint(there, run)
     assert len({run_fingerprint(here, r) for r in here.runs()}) == 4
+
+
+@pytest.mark.usefixtures('keep_signal_handlers')
+def test_images_emptied_by_the_noise_train_as_background(tmp_path, tiny_data):
+    from ppdet.data.source.coco import COCODataSet
+
+    from ppdet_ghm.engine import load_config, train
+    from ppdet_ghm.study.runner import _train_annotations
+    study = load_study(write_study(tmp_path, tiny_data, seeds=[0], noise={
+        'none_left': {'missing': 1.0}}, schedule={'epochs': 1}))
+    run = study.runs()[0]
+    anno = _train_annotations(study, run, str(tmp_path / 'out'))
+    path = write_run_config(study, run, str(tmp_path / 'run'), anno, 4)
+    with open(path) as f:
+        train_set = yaml.load(f.read().replace('!', ''),
+                              Loader=yaml.SafeLoader)['TrainDataset']
+    dataset = COCODataSet(**train_set)
+    dataset.parse_dataset()
+    assert len(dataset.roidbs) == 8            # every image, none has a box
+    assert all(len(r.get('gt_bbox', [])) == 0 for r in dataset.roidbs)
+    # and they train (one epoch of images without any box)
+    result = train(load_config(path, stream=open(os.devnull, 'w')), seed=0)
+    with open(os.path.join(result.save_dir, 'loss_rank0.jsonl')) as f:
+        losses = [json.loads(line) for line in f]
+    assert len(losses) == 4 and all(l['loss_bbox'] == 0.0 for l in losses)

@@ -114,3 +114,10 @@ def test_the_shipped_studies_parse(name, monkeypatch):
     study = load_study(os.path.join('configs', 'studies', name + '.yml'))
     assert study.name == name and len(study.seeds) >= 3
     assert study.demo == {} and study.processes == 2
+
+
+def test_without_a_clean_level_there_is_no_reference_unless_named(tmp_path):
+    levels = {'m25': {'missing': 0.25}, 'm50': {'missing': 0.5}}
+    assert parse_study(_raw(tmp_path, noise=levels)).reference_noise == ''
+    assert parse_study(_raw(tmp_path, noise=levels,
+                            reference_noise='m25')).reference_noise == 'm25'
