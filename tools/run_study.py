@@ -10,6 +10,7 @@ Study files and results: docs/studies.md.
 """
 import argparse
 import os
+import signal
 import sys
 
 import _common  # noqa: F401  (a one-line error when the project is not installed)
@@ -32,6 +33,9 @@ def main(argv=None):
     parser.add_argument('--report', action='store_true',
                         help='only write the table and plot from the records')
     args = parser.parse_args(argv)
+    # SIGTERM ends the study like Ctrl-C: the training under way is stopped
+    # too (it runs in its own process group)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     try:
         study = load_study(args.study)
         output_dir = args.output_dir or os.path.join('output', 'studies',

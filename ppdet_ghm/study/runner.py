@@ -260,7 +260,10 @@ def _error_line(run_dir):
 
 def _train(cmd, run_dir):
     """Run ``cmd`` (output to ``run_dir/train.log``) in its own process
-    group; an interrupt of the study stops the whole group."""
+    group; an exception while waiting (KeyboardInterrupt, the SystemExit
+    that tools/run_study.py raises on SIGTERM) stops the whole group:
+    SIGTERM, which the trainer answers with a checkpoint, then SIGKILL
+    after 60 s."""
     with open(os.path.join(run_dir, 'train.log'), 'w') as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL,
@@ -308,8 +311,9 @@ def _duration(minutes):
 
 
 def _reusable(reuse, stream):
-    """``{fingerprint: records}`` of the finished runs in the study folders
-    ``reuse``."""
+    """``{fingerprint: (folder, records)}`` of the runs in the study folders
+    ``reuse`` (a records file holds ended runs only: a run's lines are
+    appended when it ends; the first folder that has a fingerprint wins)."""
     found = {}
     for folder in reuse or []:
         path = os.path.join(folder, RECORDS_FILE)
@@ -319,10 +323,7 @@ def _reusable(reuse, stream):
         for record in read_records(path, stream):
             by_run.setdefault(record['run'], []).append(record)
         for records in by_run.values():
-            if records[-1].get('status') == 'failed' or records[-1].get(
-                    'epoch') is not None:
-                found.setdefault(records[-1].get('fingerprint'), (
-                    folder, records))
+            found.setdefault(records[-1].get('fingerprint'), (folder, records))
     return found
 
 

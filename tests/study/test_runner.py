@@ -249,3 +249,27 @@ def test_images_emptied_by_the_noise_train_as_background(tmp_path, tiny_data):
     with open(os.path.join(result.save_dir, 'loss_rank0.jsonl')) as f:
         losses = [json.loads(line) for line in f]
     assert len(losses) == 4 and all(l['loss_bbox'] == 0.0 for l in losses)
+
+
+def test_sigterm_to_the_tool_stops_the_training_under_way(tmp_path, tiny_data):
+    import signal
+    import time
+    study = write_study(tmp_path, tiny_data, schedule={
+        'epochs': 50, 'snapshot_epoch': 50, 'processes': 2})
+    out = str(tmp_path / 'out')
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'tools', 'run_study.py'),
+                             study, '--output_dir', out], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    loss_log = os.path.join(out, 'runs', 'fl_sl1', 'seed0', 'train', 'loss_rank0.jsonl')
+    deadline = time.time() + 120
+    while not os.path.exists(loss_log) and time.time() < deadline:
+        time.sleep(0.5)
+    assert os.path.exists(loss_log), 'the first run did not start training'
+    start = time.time()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=90) == 143
+    stopped = time.time() - start
+    left = subprocess.run(['pgrep', '-f', out], capture_output=True, text=True).stdout
+    assert left == '', 'training processes left: ' + left
+    assert stopped < 60
+    assert not os.path.exists(os.path.join(out, 'records.jsonl'))  # no run ended
