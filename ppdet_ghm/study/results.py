@@ -55,7 +55,9 @@ def summarize(study, records):
         :data:`METRICS` as {values, n, mean, std}, ``minutes``,
         ``delta`` (paired, to the baseline at the same noise level) and
         ``drop`` (paired, from the reference noise level)); ``curves``
-        {key: [{epoch, n, minutes, AP, AP_std}]}; ``runs`` {total, finished}.
+        {key: [{epoch, n, minutes, AP, AP_std}]}; ``runs`` {total, finished};
+        ``machines`` {machine description: finished runs} (where the
+        minutes were measured; 'not recorded' for records without one).
     """
     by_key = {}
     for record in records:
@@ -96,6 +98,13 @@ def summarize(study, records):
                 curves[key].append({'epoch': epoch, 'n': len(aps),
                                     'minutes': mean_std(minutes)[0],
                                     'AP': mean, 'AP_std': std})
+    machines = {}
+    for row in rows:
+        for seed in row['seeds']:
+            record = next(r for r in by_key[row['key']] if r['seed'] == seed
+                          and r.get('epoch') == study.epochs)
+            name = record.get('machine') or 'not recorded'
+            machines[name] = machines.get(name, 0) + 1
     index = {row['key']: row for row in rows}
     for row in rows:
         level = row['noise']
@@ -110,7 +119,8 @@ def summarize(study, records):
     return {'study': study.name, 'epochs': study.epochs,
             'baseline': study.baseline, 'reference_noise': study.reference_noise,
             'seeds': list(study.seeds), 'rows': rows, 'curves': curves,
-            'runs': {'total': len(study.runs()), 'finished': finished}}
+            'runs': {'total': len(study.runs()), 'finished': finished},
+            'machines': machines}
 
 
 def _pm(stats, digits=3, signed=False):
@@ -182,6 +192,10 @@ def write_results(summary, output_dir):
                 'finished.\n\n'.format(summary['study'], summary['epochs'],
                                        summary['runs']['finished'],
                                        summary['runs']['total']))
+        if summary.get('machines'):
+            f.write('Machines (finished runs): {}.\n\n'.format('; '.join(
+                '{} ({})'.format(name, count) for name, count in
+                sorted(summary['machines'].items()))))
         f.write(results_table(summary))
     with open(os.path.join(output_dir, 'results.json'), 'w') as f:
         json.dump(summary, f, indent=1, sort_keys=True)

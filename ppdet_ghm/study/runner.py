@@ -287,11 +287,34 @@ def _prune_checkpoints(run_dir):
             os.remove(os.path.join(train_dir, name))
 
 
+def machine_description():
+    """What a run's minutes were measured on: the CPU model, the number of
+    CPUs and the installed Paddle (e.g. ``'Intel(R) Xeon(R) Processor, 2
+    CPUs, paddlepaddle 3.3.1'``)."""
+    import platform
+    from importlib import metadata
+    model = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next((line.split(':', 1)[1].strip() for line in f
+                          if line.startswith('model name')), model)
+    except OSError:
+        pass
+    paddle = 'paddlepaddle (not installed)'
+    for dist in ('paddlepaddle', 'paddlepaddle-gpu'):
+        try:
+            paddle = '{} {}'.format(dist, metadata.version(dist))
+            break
+        except metadata.PackageNotFoundError:
+            continue
+    return '{}, {} CPUs, {}'.format(model, os.cpu_count(), paddle)
+
+
 def _run_records(study, run, fingerprint, run_dir, returncode, seconds):
     """The study records of a run that ended."""
     base = {'study': study.name, 'run': run.name, 'variant': run.variant,
             'noise': run.noise, 'seed': run.seed, 'fingerprint': fingerprint,
-            'run_minutes': seconds / 60.0}
+            'run_minutes': seconds / 60.0, 'machine': machine_description()}
     path = os.path.join(run_dir, 'train', 'eval_records.jsonl')
     evals = read_records(path) if os.path.exists(path) else []
     if returncode == 0 and evals and evals[-1].get('epoch') == study.epochs:

@@ -112,3 +112,25 @@ def test_the_table_shows_the_numbers(study, records):
     # AP_large -1 (no large objects) shows as a dash
     assert '| 0.230 / 0.230 / — |' in table
     assert '| FL | wrong | 0.420 ± 0.026 | -0.100 ± 0.010 | s0 -0.100, s1 -0.110, s2 -0.090 |' in table
+
+
+def test_machines_are_counted_per_finished_run(study, records, tmp_path):
+    from ppdet_ghm.study import write_results
+    for record in records:
+        if record['seed'] == 2:
+            record['machine'] = 'CPU X, 2 CPUs, paddlepaddle 3.3.1'
+    summary = summarize(study, records)
+    # 4 rows x 3 seeds; seed 2's record names its machine, the others none
+    assert summary['machines'] == {'CPU X, 2 CPUs, paddlepaddle 3.3.1': 4,
+                                   'not recorded': 8}
+    text = open(write_results(summary, str(tmp_path))).read()
+    assert ('Machines (finished runs): CPU X, 2 CPUs, paddlepaddle 3.3.1 (4); '
+            'not recorded (8).') in text
+
+
+def test_machine_description_names_cpu_count_and_paddle():
+    import os
+
+    from ppdet_ghm.study.runner import machine_description
+    text = machine_description()
+    assert ', {} CPUs, paddlepaddle'.format(os.cpu_count()) in text

@@ -64,6 +64,7 @@ def test_records_come_from_the_trainings_own_evaluation_records(
                                        'AP_medium', 'AP_large', 'AR100'}
         assert record['minutes'] >= record['train_minutes'] > 0
         assert record['run_minutes'] > record['minutes']
+        assert record['machine'].endswith('CPUs, paddlepaddle 3.3.1')
         run_dir = os.path.join(out, 'runs', record['variant'],
                                'seed{}'.format(record['seed']))
         own = read_records(os.path.join(run_dir, 'train', 'eval_records.jsonl'))
