@@ -121,8 +121,10 @@ def gradient_report(trainer, cfg, num_images, batch_size=2):
                               config, type(head).__name__))
     loss_cls, loss_reg = ghm_losses(head)
     stats = GradientNormStats(loss_cls, loss_reg)
-    loader = analysis_loader(cfg, trainer.dataset, batch_size)
-    collect_gradient_norms(trainer.model, loader, stats, num_images)
+    from ..engine import reader_errors_raised
+    with reader_errors_raised():       # a broken image raises, naming it
+        loader = analysis_loader(cfg, trainer.dataset, batch_size)
+        collect_gradient_norms(trainer.model, loader, stats, num_images)
 
     result = stats.to_dict()
     sl1_beta = getattr(head.loss_bbox, 'beta', 0.11)
