@@ -52,7 +52,10 @@ def _process_state():
 
 
 def test_train_leaves_paddle_ppdet_and_the_process_as_they_were(tmp_path, data):
+    from ppdet_ghm.engine import create_trainer
     before = _process_state()
+    create_trainer(load(tmp_path, data)[0], 'train')  # as a notebook would
+    assert _process_state() == before
     train(load(tmp_path, data)[0])
     assert _process_state() == before
     (tmp_path / 'nan').mkdir()
