@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The measurements of docs/learning.md: the memorization table (every row is
-# one research/tools/memorize.py run: 4 demo images, train = eval, box AP from its
-# log), then the per-level gradient probes (research/tools/analyze_learning.py) of
+# one research/tools/memorize.py run: 4 demo images, train = eval, box AP from
+# its evaluation records), then the per-level gradient probes (research/tools/analyze_learning.py) of
 # GHM and FocalLoss under SGD and of GHM under AdamW.  ~10 minutes here.
 #   bash research/tools/learning_report.sh [OUT_DIR]   (default output/learning;
 #   logs/learning holds the committed tables)
@@ -16,11 +16,16 @@ echo '| case | optimizer, lr, steps | change | box AP | seconds |' > "$table"
 echo '|---|---|---|---:|---:|' >> "$table"
 row() {  # row CASE OPT LR STEPS CHANGE [-o KEY=VALUE...]
   local case=$1 opt=$2 lr=$3 steps=$4 change=$5; shift 5
-  local log="$out/${case}_${opt}_${lr}_${steps}${change:+_$change}.log" start=$(date +%s)
+  local name="${case}_${opt}_${lr}_${steps}${change:+_$change}" start=$(date +%s)
+  local log="$out/$name.log" run="output/memorize/$name"
+  rm -rf "$run"   # the run's records below are this row's only
   "$py" -m research.tools.memorize --case "$case" --optimizer "$opt" --lr "$lr" --steps "$steps" \
-    --output_dir "output/memorize/$opt" "$@" > "$log" 2>&1 || true
-  local ap
-  ap=$(grep 'IoU=0.50:0.95 | area=   all | maxDets=100' "$log" | tail -1 | awk '{print $NF}')
+    --output_dir "$run" "$@" > "$log" 2>&1 || true
+  local ap   # the last evaluation record the training wrote (none: failed)
+  ap=$("$py" -c 'import sys
+from ppdet_ghm.records import read_json_lines
+evals = read_json_lines(sys.argv[1])
+print("{:.3f}".format(evals[-1]["bbox"]["AP"]) if evals else "")' "$run/$case/eval_records.jsonl")
   echo "| $case | $opt, $lr, $steps | ${change:--} | ${ap:-failed} | $(( $(date +%s) - start )) |" | tee -a "$table"
 }
 row ghm_c+ghm_r adamw 0.0003 200 ''
