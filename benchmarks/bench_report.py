@@ -1,5 +1,5 @@
 """What the side-by-side benchmark reports: the machine, per-variant medians
-and peaks with their ratios to the baseline, the issue's targets, the
+and peaks with their ratios to the baseline, the targets (docs/benchmarks.md), the
 section-by-section breakdown, and the files ``benchmark.txt`` /
 ``benchmark.json``."""
 import json
@@ -158,8 +158,9 @@ def format_breakdown(results, variants, steps):
 
 
 def targets(rows):
-    """The issue's targets, for our GHM detector (``ghm``) and, as a
-    diagnostic, for it on PaddleDetection's FPN (``ghm_p5``).
+    """The benchmark's targets (docs/benchmarks.md: no slower and no larger
+    than PaddleDetection's RetinaNet), for our GHM detector (``ghm``) and,
+    as a diagnostic, for it on PaddleDetection's FPN (``ghm_p5``).
 
     Returns:
         list of dicts: target, variant, value, baseline, unit, ratio, met.

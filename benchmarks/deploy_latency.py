@@ -35,18 +35,25 @@ def parse_args(argv=None):
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument('--config', help='export this config first')
     source.add_argument('--model_dir', help='an exported model folder')
-    parser.add_argument('--weights', default=None)
+    parser.add_argument('--weights', default=None,
+                        help='weights for --config (default: random init)')
     parser.add_argument('--backend', default='paddle',
-                        choices=['paddle', 'onnxruntime'])
+                        choices=['paddle', 'onnxruntime'], help='runtime to time')
     parser.add_argument('--cpu_threads', type=int, default=1,
                         help='math threads of either backend (same for both, '
                         'so that their rows compare)')
-    parser.add_argument('--image_size', type=int, nargs=2, default=[800, 1333])
-    parser.add_argument('--image_dir', default=None)
-    parser.add_argument('--max_images', type=int, default=20)
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--output_dir', default='output/deploy_latency')
+    parser.add_argument('--image_size', type=int, nargs=2, default=[800, 1333],
+                        help='H W of the random images (without --image_dir)')
+    parser.add_argument('--image_dir', default=None,
+                        help='time on these images instead of random ones')
+    parser.add_argument('--max_images', type=int, default=20,
+                        help='images per timed pass')
+    parser.add_argument('--warmup', type=int, default=2,
+                        help='untimed passes first')
+    parser.add_argument('--repeats', type=int, default=5,
+                        help='timed passes')
+    parser.add_argument('--output_dir', default='output/deploy_latency',
+                        help='where the export and the latency JSON go')
     return parser.parse_args(argv)
 
 

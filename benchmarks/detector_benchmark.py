@@ -72,16 +72,20 @@ def parse_args(argv=None):
                         help='training steps run before timing')
     parser.add_argument('--steps', type=int, default=5,
                         help='timed training steps (the median is reported)')
-    parser.add_argument('--infer_batch_size', type=int, default=1)
-    parser.add_argument('--infer_warmup', type=int, default=2)
-    parser.add_argument('--infer_steps', type=int, default=10)
+    parser.add_argument('--infer_batch_size', type=int, default=1,
+                        help='images per inference call')
+    parser.add_argument('--infer_warmup', type=int, default=2,
+                        help='untimed inference calls first')
+    parser.add_argument('--infer_steps', type=int, default=10,
+                        help='timed inference calls')
     parser.add_argument('--lr', type=float, default=0.01,
                         help='Momentum learning rate (same for all variants)')
     parser.add_argument('--clip_grad_norm', type=float, default=35.0,
                         help='gradient clipping by global L2 norm (same for '
                         'all variants; randomly initialised detectors diverge '
                         'without it)')
-    parser.add_argument('--device', default='cpu', choices=['cpu', 'gpu'])
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'gpu'],
+                        help='where the models run')
     parser.add_argument('--variants', default=','.join(v[0] for v in VARIANTS),
                         help='comma-separated subset of: ' +
                         ', '.join(v[0] for v in VARIANTS))
@@ -92,11 +96,14 @@ def parse_args(argv=None):
                         help='also time N training steps section by section '
                         '(backbone, neck, head convs, loss, backward, '
                         'optimizer; one warm-up step), interleaved likewise')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the weights and the random batches')
     parser.add_argument('--pause', type=float, default=0.5,
                         help='seconds between two workers\' steps (lets the '
                         'last one\'s OpenMP threads go idle)')
-    parser.add_argument('--output_dir', default=os.path.join(ROOT, 'logs'))
+    parser.add_argument('--output_dir', default=os.path.join(ROOT, 'output', 'benchmark'),
+                        help='where benchmark.txt and benchmark.json go (logs/ holds '
+                        'the committed runs: name it to update them)')
     # internal: run one worker in this process
     parser.add_argument('--child', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--mode', default=None,

@@ -5,7 +5,7 @@ side-by-side measurements.  Default input: 400,000 anchors x 80 classes (two
 800x1333 images' worth of RetinaNet anchors), ~1% positive, ~5% ignored.
 
     python benchmarks/loss_benchmark.py [--anchors 400000] [--repeats 5]
-        [--output logs/benchmark_losses.json]
+        [--output output/benchmark_losses.json]
 
 (``python tools/benchmark_losses.py`` forwards here with the same flags.)
 The table goes to stdout; ``--output`` also writes the timings as JSON.
@@ -21,10 +21,13 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--anchors', type=int, default=400000)
-    parser.add_argument('--classes', type=int, default=80)
-    parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--anchors', type=int, default=400000,
+                        help='anchors (rows) of the classification input')
+    parser.add_argument('--classes', type=int, default=80,
+                        help='classes (columns)')
+    parser.add_argument('--repeats', type=int, default=5,
+                        help='timed forward + backward runs per loss')
+    parser.add_argument('--device', default='cpu', help="Paddle device ('cpu', 'gpu')")
     parser.add_argument('--skip_loop', action='store_true',
                         help='skip the slow per-bin-loop GHM-C')
     parser.add_argument('--output', default=None,

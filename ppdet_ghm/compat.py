@@ -6,17 +6,17 @@ by name instead of somewhere deep in training.  Verified with the versions
 in :data:`VERIFIED` (``constraints.txt``); importing ``ppdet_ghm`` warns once
 when the installed ones differ.
 """
+import contextlib
 import warnings
 
 __all__ = ['VERIFIED', 'installed_versions', 'version_warnings',
-           'check_versions', 'multiclass_nms', 'wrap_ppdet_save_model',
+           'check_versions', 'multiclass_nms', 'ppdet_save_model_wrapped',
            'wrap_optimizer_methods', 'restart_train_loader',
+           'restart_loader_iterator',
            'parse_cli_options', 'coco17_class_names', 'schema_module',
            'is_module_schema', 'host_allocated_peak_mb',
-           'request_ground_truth', 'set_cpu_threads', 'record_metric_results',
-           'current_metric_results',
-           'propagate_reader_errors', 'ast_to_static', 'pir_json_op_names',
-           'pir_json_float_interp_scales']
+           'request_ground_truth', 'set_cpu_threads', 'current_metric_results',
+           'reader_errors_propagated', 'ast_to_static']
 
 # distribution name -> the version every shim below was verified with
 VERIFIED = {'paddlepaddle': '3.3.1', 'paddledet': '2.6.0'}
@@ -73,7 +73,7 @@ def set_cpu_threads(num_threads):
 
 
 
-def multiclass_nms(boxes, scores, score_threshold, keep_top_k, nms_threshold):
+def multiclass_nms(boxes, scores, *, score_threshold, nms_threshold, keep_top_k):
     """Class-wise NMS with Paddle's C++ ``multiclass_nms3`` kernel.
 
     Relies on ``paddle._C_ops.multiclass_nms3(bboxes, scores, rois_num,
@@ -124,17 +124,24 @@ def wrap_optimizer_methods(optimizer, wrapper):
 
 
 # ------------------------------------------------------ PaddleDetection ----
-def wrap_ppdet_save_model(wrapper):
-    """Route PaddleDetection's checkpoint saving through ``wrapper(save_model)``
-    once (idempotent: the wrapped function must carry ``.original``).
+@contextlib.contextmanager
+def ppdet_save_model_wrapped(wrapper):
+    """Within the block, PaddleDetection's checkpoint saving goes through
+    ``wrapper(save_model)``; the original is back afterwards (also after an
+    error).  Nested blocks wrap once.
 
     Relies on ``ppdet.engine.callbacks.Checkpointer`` calling the module-level
     name ``save_model`` of ``ppdet.engine.callbacks`` (ppdet 2.6), which is
     therefore the one to replace."""
     import ppdet.engine.callbacks as callbacks
-    if not hasattr(callbacks.save_model, 'original'):
-        callbacks.save_model = wrapper(callbacks.save_model)
-    return callbacks.save_model
+    original = callbacks.save_model
+    if not getattr(original, '_ppdet_ghm_wrapped', False):
+        callbacks.save_model = wrapper(original)
+        callbacks.save_model._ppdet_ghm_wrapped = True
+    try:
+        yield callbacks.save_model
+    finally:
+        callbacks.save_model = original
 
 
 def restart_train_loader(loader, epoch, before_start=None):
@@ -159,15 +166,25 @@ def restart_train_loader(loader, epoch, before_start=None):
     sampler = getattr(loader, '_batch_sampler', None)
     if not hasattr(sampler, 'set_epoch'):
         return False
+    restart_loader_iterator(loader, before_start=lambda: (
+        sampler.set_epoch(epoch), before_start and before_start()))
+    return True
+
+
+def restart_loader_iterator(loader, before_start=None):
+    """Shut down the iterator a ppdet loader prefetches from (it started at
+    the loader's construction), run ``before_start()``, start a new one.
+
+    Relies on ppdet 2.6's ``BaseDataLoader`` keeping its
+    ``paddle.io.DataLoader`` in ``dataloader`` and the iterator in
+    ``loader``, and on Paddle 3.3's iterators' ``_try_shutdown_all``."""
     shutdown = getattr(getattr(loader, 'loader', None), '_try_shutdown_all',
                        None)
     if shutdown is not None:
         shutdown()
-    sampler.set_epoch(epoch)
     if before_start is not None:
         before_start()
     loader.loader = iter(loader.dataloader)
-    return True
 
 
 def parse_cli_options(parser, options):
@@ -215,25 +232,6 @@ def request_ground_truth(dataset, fields=('image', 'gt_bbox', 'gt_class',
     return dataset
 
 
-def record_metric_results(trainer):
-    """A list that receives each evaluation metric's ``get_results()`` right
-    after its ``accumulate()`` (the trainer resets the metrics after logging
-    them, so afterwards they are gone).
-
-    Relies on ``Trainer._metrics`` (the metric objects of ppdet 2.6's
-    ``Trainer``, built in its constructor for eval mode) and on
-    ``accumulate``/``get_results`` being plain methods that an instance
-    attribute can wrap.
-    """
-    results = []
-    for metric in trainer._metrics:
-        def accumulate(_metric=metric, _original=metric.accumulate):
-            _original()
-            results.append(dict(_metric.get_results() or {}))
-        metric.accumulate = accumulate
-    return results
-
-
 def current_metric_results(trainer):
     """Each evaluation metric's ``get_results()`` now (a list of dicts, e.g.
     ``[{'bbox': [AP, AP50, ...]}]``; ``{}`` for a metric that computed
@@ -246,10 +244,12 @@ def current_metric_results(trainer):
             for metric in getattr(trainer, '_metrics', None) or []]
 
 
-def propagate_reader_errors(describe):
-    """Make an error in the single-process data loader's reader thread end
-    the main process's wait with that error (``describe(dataset, indices,
-    err)`` builds the exception to raise) instead of leaving it waiting.
+@contextlib.contextmanager
+def reader_errors_propagated(describe):
+    """Within the block, an error in the single-process data loader's reader
+    thread ends the main process's wait with that error (``describe(dataset,
+    indices, err)`` builds the exception to raise) instead of leaving it
+    waiting; the loader class is restored afterwards (also after an error).
 
     Relies on ``paddle.io.dataloader.dataloader_iter.
     _DataLoaderIterSingleProcess`` (Paddle 3.3.1): its ``_thread_loop``
@@ -257,13 +257,15 @@ def propagate_reader_errors(describe):
     other exception (a transform failing on a sample) ends the thread with
     the blocking queue open and ``__next__`` blocked on it for ever; its
     ``_exit_thread_unexpectedly`` kills the queue, which wakes ``__next__``.
-    Patched on the class once (a later call only replaces ``describe``);
-    the multi-process loader reports its workers' errors itself.
+    The reader thread binds ``_thread_loop`` when an iterator starts, so an
+    iterator started inside the block keeps the behaviour for its life.
+    Nested blocks patch once.  The multi-process loader reports its workers'
+    errors itself.
     """
     from paddle.io.dataloader import dataloader_iter
     cls = dataloader_iter._DataLoaderIterSingleProcess
-    cls._ppdet_ghm_describe = staticmethod(describe)
-    if getattr(cls, '_ppdet_ghm_propagates_errors', False):
+    if '_ppdet_ghm_describe' in cls.__dict__:        # an outer block patched
+        yield
         return
     thread_loop, next_batch = cls._thread_loop, cls.__next__
 
@@ -275,7 +277,7 @@ def propagate_reader_errors(describe):
             try:
                 return fetch(indices, *fetch_args, **fetch_kwargs)
             except Exception as err:
-                raise self._ppdet_ghm_describe(self._dataset, indices, err) from err
+                raise describe(self._dataset, indices, err) from err
         fetcher.fetch = checked_fetch
         try:
             thread_loop(self, *args, **kwargs)
@@ -292,9 +294,13 @@ def propagate_reader_errors(describe):
                 raise error from None
             raise
 
-    cls._thread_loop = _thread_loop
-    cls.__next__ = __next__
-    cls._ppdet_ghm_propagates_errors = True
+    cls._thread_loop, cls.__next__ = _thread_loop, __next__
+    cls._ppdet_ghm_describe = describe
+    try:
+        yield
+    finally:
+        cls._thread_loop, cls.__next__ = thread_loop, next_batch
+        del cls._ppdet_ghm_describe
 
 
 def ast_to_static():
@@ -308,58 +314,3 @@ def ast_to_static():
     """
     from paddle.jit.api import sot_mode_guard
     return sot_mode_guard(False)
-
-
-# ------------------------------------------------- exported PIR programs ----
-# ``model.json`` of ``paddle.jit.save`` under PIR (Paddle 3.x; file format
-# ``base_code.version`` 4 in 3.3.1): ops are dicts ``{"#": "1.<name>",
-# "A": [attributes], ...}`` nested in regions/blocks; an attribute is
-# ``{"N": name, "AT": {"#": type, "D": value}}``, a double ``0.a_f64``, a
-# float ``0.a_f32``, an array ``0.a_array``.  Not a documented format.
-
-def _pir_ops(node):
-    """Every op dict of a loaded ``model.json``, depth first."""
-    if isinstance(node, dict):
-        if isinstance(node.get('#'), str) and isinstance(node.get('A'), list):
-            yield node
-        for value in node.values():
-            yield from _pir_ops(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _pir_ops(value)
-
-
-def pir_json_op_names(program):
-    """Names (``'multiclass_nms3'``, ...) of the ops of a loaded ``model.json``."""
-    return [op['#'].split('.', 1)[-1] for op in _pir_ops(program)]
-
-
-def pir_json_float_interp_scales(program):
-    """Make the ``scale`` of every ``nearest_interp``/``bilinear_interp`` op
-    an array of floats instead of doubles, in place; returns how many ops
-    changed.
-
-    The op's definition declares ``float[] scale``, but the exported program
-    stores the FPN's ``scale_factor=2.`` as doubles, which paddle2onnx 2.1.0
-    (and Paddle 3.3.1's oneDNN executor) cannot read.
-
-    Raises:
-        ValueError: a scale that float32 does not hold exactly (the rewrite
-            would change what the op computes).
-    """
-    import numpy as np
-    changed = 0
-    for op in _pir_ops(program):
-        if not op['#'].endswith('_interp'):
-            continue
-        for attr in op['A']:
-            value = attr.get('AT', {})
-            if attr.get('N') == 'scale' and value.get('#') == '0.a_array':
-                doubles = [e for e in value['D'] if e.get('#') == '0.a_f64']
-                for element in doubles:
-                    if float(np.float32(element['D'])) != element['D']:
-                        raise ValueError('{}: scale {!r} is not exact in '
-                                         'float32'.format(op['#'], element['D']))
-                    element['#'] = '0.a_f32'
-                changed += bool(doubles)
-    return changed

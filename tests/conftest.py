@@ -1,6 +1,5 @@
 import json
 import os
-import signal
 
 import numpy as np
 import pytest
@@ -39,15 +38,6 @@ def private_cache(_cache_home, monkeypatch):
     """The dataset check's decode cache (``~/.cache/ppdet_ghm``) goes to a
     folder of this test session, also for the tools the tests start."""
     monkeypatch.setenv('XDG_CACHE_HOME', _cache_home)
-
-
-@pytest.fixture
-def keep_signal_handlers():
-    """Training installs SIGTERM/SIGINT handlers: give pytest its own back."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
 
 
 def workspace_snapshot():

@@ -29,7 +29,8 @@ def test_multiclass_nms_keeps_the_best_of_overlapping_boxes_per_class():
     # classes x boxes: class 0 likes boxes 0 and 1 (IoU 0.81), class 1 box 2
     scores = paddle.to_tensor([[[0.9, 0.8, 0.01], [0.02, 0.03, 0.7]]],
                               dtype='float32')
-    bbox, keep, bbox_num = compat.multiclass_nms(boxes, scores, 0.05, 100, 0.5)
+    bbox, keep, bbox_num = compat.multiclass_nms(
+        boxes, scores, score_threshold=0.05, nms_threshold=0.5, keep_top_k=100)
     assert bbox_num.numpy().tolist() == [2]
     np.testing.assert_allclose(bbox.numpy(), [[0, 0.9, 0, 0, 10, 10],
                                               [1, 0.7, 20, 20, 30, 30]],
@@ -63,25 +64,28 @@ def test_wrap_optimizer_methods_wraps_the_instance_only():
     assert 'wrapped' not in other.step.__qualname__
 
 
-def test_wrap_ppdet_save_model_is_the_name_checkpointer_calls():
+def test_save_model_is_wrapped_for_the_block_only():
     import inspect
 
     import ppdet.engine.callbacks as callbacks
     assert 'save_model(' in inspect.getsource(callbacks.Checkpointer)
-    saved = callbacks.save_model
-    try:
-        def wrapper(fn):
-            def wrapped(*a, **k):
-                return fn(*a, **k)
-            wrapped.original = fn
-            return wrapped
-        if hasattr(saved, 'original'):   # installed by an earlier test
-            callbacks.save_model = saved.original
-        first = compat.wrap_ppdet_save_model(wrapper)
-        assert callbacks.save_model is first and hasattr(first, 'original')
-        assert compat.wrap_ppdet_save_model(wrapper) is first  # idempotent
-    finally:
-        callbacks.save_model = saved
+    original, calls = callbacks.save_model, []
+
+    def wrapper(fn):
+        def wrapped(*a, **k):
+            calls.append(fn)
+            return fn(*a, **k)
+        return wrapped
+    with compat.ppdet_save_model_wrapped(wrapper) as wrapped:
+        assert callbacks.save_model is wrapped is not original
+        with compat.ppdet_save_model_wrapped(wrapper):      # nested: once
+            assert callbacks.save_model is wrapped
+        assert callbacks.save_model is wrapped
+    assert callbacks.save_model is original
+    with pytest.raises(KeyError):
+        with compat.ppdet_save_model_wrapped(wrapper):
+            raise KeyError('x')
+    assert callbacks.save_model is original
 
 
 def _train_loader(data_dir):
@@ -169,16 +173,25 @@ def test_a_sample_failing_in_the_reader_thread_raises_in_the_main_thread():
                 raise ValueError('sample 4 is broken')
             return np.full([2], index, dtype='float32')
 
+    from paddle.io.dataloader import dataloader_iter
+
     from ppdet_ghm.data import DataPipelineError, describe_pipeline_failure
-    compat.propagate_reader_errors(describe_pipeline_failure)
-    compat.propagate_reader_errors(describe_pipeline_failure)   # idempotent
+    cls = dataloader_iter._DataLoaderIterSingleProcess
+    original = cls._thread_loop, cls.__next__
     loader = paddle.io.DataLoader(Samples(), batch_size=2, num_workers=0)
     batches = []
-    with pytest.raises(DataPipelineError, match=r'reading sample 4 failed in the '
-                       r'data pipeline: ValueError: sample 4 is broken'):
-        for batch in loader:
-            batches.append(batch)
+    with compat.reader_errors_propagated(describe_pipeline_failure):
+        with compat.reader_errors_propagated(describe_pipeline_failure):
+            pass                                  # nested: patched once
+        assert (cls._thread_loop, cls.__next__) != original
+        with pytest.raises(DataPipelineError, match=r'reading sample 4 failed '
+                           r'in the data pipeline: ValueError: sample 4 is broken'):
+            for batch in loader:
+                batches.append(batch)
     assert len(batches) <= 2      # the error may overtake prefetched batches
+    # restored: Paddle's own class again, for code outside the project's calls
+    assert (cls._thread_loop, cls.__next__) == original
+    assert '_ppdet_ghm_describe' not in cls.__dict__
 
 
 def test_ast_to_static_switches_paddles_converter_for_the_block_only():
@@ -187,39 +200,6 @@ def test_ast_to_static_switches_paddles_converter_for_the_block_only():
     with compat.ast_to_static():
         assert ENV_ENABLE_SOT.get() is False
     assert ENV_ENABLE_SOT.get() == before
-
-
-def test_pir_json_interp_scales_become_floats(tmp_path):
-    # An upsampling like the FPN's, saved as PIR JSON: its scale is an array
-    # of doubles (what paddle2onnx 2.1.0 and oneDNN cannot read); the rewrite
-    # makes it floats.  Fails by name if the format or the finding changes.
-    import json
-
-    import paddle
-    import paddle.nn.functional as F
-
-    from ppdet_ghm.compat import pir_json_float_interp_scales, pir_json_op_names
-
-    class Upsample(paddle.nn.Layer):
-        def forward(self, x):
-            return F.interpolate(x, scale_factor=2., mode='nearest')
-    paddle.jit.save(paddle.jit.to_static(Upsample(), full_graph=True, input_spec=[
-        paddle.static.InputSpec([None, 3, 4, 4], 'float32', 'x')]),
-        str(tmp_path / 'model'))
-    with open(tmp_path / 'model.json') as f:
-        program = json.load(f)
-    assert 'nearest_interp' in pir_json_op_names(program)
-    assert '"0.a_f64", "D": 2.0' in json.dumps(program)
-    assert pir_json_float_interp_scales(program) == 1
-    text = json.dumps(program)
-    assert '"0.a_f32", "D": 2.0' in text and '0.a_f64' not in text
-    assert pir_json_float_interp_scales(program) == 0       # nothing left
-
-    inexact = {'#': '1.nearest_interp', 'A': [{'N': 'scale', 'AT': {
-        '#': '0.a_array', 'D': [{'#': '0.a_f64', 'D': 0.1}]}}]}
-    with pytest.raises(ValueError, match=r'1.nearest_interp: scale 0.1 is not '
-                       'exact in float32'):
-        pir_json_float_interp_scales([inexact])
 
 
 def test_restart_train_loader_joins_the_old_iterator_before_the_new_one(tiny_data):

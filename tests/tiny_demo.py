@@ -3,6 +3,7 @@
 Importable from every test module: pytest puts ``tests/`` (the directory of
 the root ``conftest.py``) on ``sys.path``.
 """
+import json
 import os
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
@@ -94,3 +95,67 @@ def assert_loadable_checkpoint(checkpoint):
     assert state and all(np.isfinite(v).all() for v in state.values()
                          if isinstance(v, np.ndarray))
     paddle.load(checkpoint + '.pdopt')
+
+
+CUSTOM_CLASSES = ['apple', 'brick', 'cone', 'star']   # not the demo's names
+
+
+def write_custom_coco(root, num_train=48, num_val=8):
+    """A small dataset in the COCO layout of docs/custom_dataset.md
+    (``train/``, ``val/``, ``annotations/instances_{train,val}.json``): demo
+    images whose 4 categories are named :data:`CUSTOM_CLASSES`."""
+    from ppdet_ghm.data import generate_demo_dataset
+    generate_demo_dataset(str(root), num_train=num_train, num_val=num_val, seed=5)
+    for split in ('train', 'val'):
+        path = os.path.join(str(root), 'annotations', 'instances_{}.json'.format(split))
+        with open(path) as f:
+            coco = json.load(f)
+        for category, name in zip(sorted(coco['categories'], key=lambda c: c['id']),
+                                  CUSTOM_CLASSES):
+            category['name'] = name
+        with open(path, 'w') as f:
+            json.dump(coco, f)
+    return str(root)
+
+
+def write_custom_voc(root, coco_root):
+    """The same images and boxes in the Pascal VOC layout of
+    docs/custom_dataset.md: ``JPEGImages/``, ``Annotations/*.xml``,
+    ``trainval.txt``, ``test.txt``, ``label_list.txt``."""
+    import shutil
+    from xml.sax.saxutils import escape
+    root = str(root)
+    for folder in ('JPEGImages', 'Annotations'):
+        os.makedirs(os.path.join(root, folder), exist_ok=True)
+    with open(os.path.join(root, 'label_list.txt'), 'w') as f:
+        f.write('\n'.join(CUSTOM_CLASSES) + '\n')
+    for split, listing in (('train', 'trainval.txt'), ('val', 'test.txt')):
+        with open(os.path.join(coco_root, 'annotations',
+                               'instances_{}.json'.format(split))) as f:
+            coco = json.load(f)
+        names = {c['id']: c['name'] for c in coco['categories']}
+        objects = {}
+        for ann in coco['annotations']:
+            objects.setdefault(ann['image_id'], []).append(ann)
+        lines = []
+        for im in coco['images']:
+            stem = os.path.splitext(im['file_name'])[0]
+            shutil.copy(os.path.join(coco_root, split, im['file_name']),
+                        os.path.join(root, 'JPEGImages', stem + '.jpg'))
+            boxes = ''.join(
+                '<object><name>{}</name><difficult>0</difficult><bndbox>'
+                '<xmin>{}</xmin><ymin>{}</ymin><xmax>{}</xmax><ymax>{}</ymax>'
+                '</bndbox></object>'.format(escape(names[a['category_id']]),
+                                            a['bbox'][0], a['bbox'][1],
+                                            a['bbox'][0] + a['bbox'][2],
+                                            a['bbox'][1] + a['bbox'][3])
+                for a in objects.get(im['id'], []))
+            with open(os.path.join(root, 'Annotations', stem + '.xml'), 'w') as f:
+                f.write('<annotation><filename>{}.jpg</filename><size><width>{}'
+                        '</width><height>{}</height><depth>3</depth></size>{}'
+                        '</annotation>\n'.format(stem, im['width'], im['height'],
+                                                 boxes))
+            lines.append('JPEGImages/{0}.jpg Annotations/{0}.xml'.format(stem))
+        with open(os.path.join(root, listing), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    return root

@@ -32,8 +32,10 @@ def parse_args(argv=None):
     parser = ArgsParser()
     parser.add_argument('--num_images', type=int, default=100,
                         help='images of the eval set to analyse (first N)')
-    parser.add_argument('--output_dir', default='output/gradient_analysis')
-    parser.add_argument('--batch_size', type=int, default=2)
+    parser.add_argument('--output_dir', default='output/gradient_analysis',
+                        help='where the PNGs and gradient_norms.json go')
+    parser.add_argument('--batch_size', type=int, default=2,
+                        help='images per forward pass')
     return parser.parse_args(argv)
 
 

@@ -20,15 +20,25 @@ from ppdet_ghm.deploy.compare import compare_detections
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--model_dir', required=True)
-    parser.add_argument('--backend', default='paddle', choices=BACKENDS)
-    parser.add_argument('--other_model_dir', required=True)
-    parser.add_argument('--other_backend', default='paddle', choices=BACKENDS)
-    parser.add_argument('--image_dir', required=True)
-    parser.add_argument('--batch_size', type=int, default=1)
-    parser.add_argument('--max_images', type=int, default=None)
-    parser.add_argument('--score_tol', type=float, default=1e-5)
-    parser.add_argument('--box_tol', type=float, default=1e-3)
+    parser.add_argument('--model_dir', required=True,
+                        help='the first exported model folder')
+    parser.add_argument('--backend', default='paddle', choices=BACKENDS,
+                        help='runtime of the first model')
+    parser.add_argument('--other_model_dir', required=True,
+                        help='the exported model folder to compare with')
+    parser.add_argument('--other_backend', default='paddle', choices=BACKENDS,
+                        help='runtime of the other model')
+    parser.add_argument('--image_dir', required=True,
+                        help='images both models run on')
+    parser.add_argument('--batch_size', type=int, default=1,
+                        help='images per predictor call')
+    parser.add_argument('--max_images', type=int, default=None,
+                        help='compare on the first N images only')
+    parser.add_argument('--score_tol', type=float, default=1e-5,
+                        help='largest score difference that counts as equal')
+    parser.add_argument('--box_tol', type=float, default=1e-3,
+                        help='largest box coordinate difference (pixels) that '
+                        'counts as equal')
     return parser.parse_args(argv)
 
 

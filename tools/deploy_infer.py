@@ -24,19 +24,31 @@ from ppdet_ghm.deploy.outputs import write_outputs
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--model_dir', required=True)
-    parser.add_argument('--image_file')
-    parser.add_argument('--image_dir')
-    parser.add_argument('--backend', default='paddle', choices=BACKENDS)
-    parser.add_argument('--device', default='cpu', choices=['cpu', 'gpu'])
-    parser.add_argument('--threshold', type=float, default=None)
-    parser.add_argument('--output_dir', default='output_deploy')
-    parser.add_argument('--batch_size', type=int, default=1)
-    parser.add_argument('--cpu_threads', type=int, default=None)
-    parser.add_argument('--enable_onednn', action='store_true')
-    parser.add_argument('--run_benchmark', action='store_true')
-    parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--model_dir', required=True,
+                        help='exported model folder (tools/export_model.py)')
+    parser.add_argument('--image_file', help='one image')
+    parser.add_argument('--image_dir', help='a folder of images')
+    parser.add_argument('--backend', default='paddle', choices=BACKENDS,
+                        help='Paddle Inference or ONNX Runtime (model.onnx)')
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'gpu'],
+                        help='where Paddle Inference runs')
+    parser.add_argument('--threshold', type=float, default=None,
+                        help="lowest score drawn and written (default: infer_cfg.yml's "
+                        'draw_threshold)')
+    parser.add_argument('--output_dir', default='output_deploy',
+                        help='where drawn images and detections.json go')
+    parser.add_argument('--batch_size', type=int, default=1,
+                        help='images per predictor call')
+    parser.add_argument('--cpu_threads', type=int, default=None,
+                        help='math threads on the CPU (default: the runtime\'s)')
+    parser.add_argument('--enable_onednn', action='store_true',
+                        help='use oneDNN kernels on the CPU (docs/deployment.md)')
+    parser.add_argument('--run_benchmark', action='store_true',
+                        help='time preprocess / inference / postprocess per image')
+    parser.add_argument('--warmup', type=int, default=3,
+                        help='untimed runs before --run_benchmark times')
+    parser.add_argument('--repeats', type=int, default=10,
+                        help='timed runs of --run_benchmark')
     return parser.parse_args(argv)
 
 

@@ -1,7 +1,7 @@
 """Draw a trained detector's detections on eval images, as one PNG grid.
 
     python tools/draw_detections.py -c CONFIG -o weights=PATH \
-        [--num_images 8] [--draw_threshold 0.3] [--output logs/demo_detections.png]
+        [--num_images 8] [--draw_threshold 0.3] [--output output/detections.png]
 
 Each tile is a val image with its boxes, class names and scores (and the
 ground truth as thin white boxes). The drawing: ppdet_ghm/analysis/drawing.py.
@@ -13,11 +13,14 @@ from ppdet_ghm.analysis.drawing import draw_detections, eval_images
 
 def parse_args(argv=None):
     parser = ArgsParser()
-    parser.add_argument('--num_images', type=int, default=8)
-    parser.add_argument('--draw_threshold', type=float, default=0.3)
+    parser.add_argument('--num_images', type=int, default=8,
+                        help='first N images of the eval set')
+    parser.add_argument('--draw_threshold', type=float, default=0.3,
+                        help='draw detections scoring at least this')
     parser.add_argument('--scale', type=int, default=3,
                         help='upscale small images by this factor for legibility')
-    parser.add_argument('--output', default='output/detections.png')
+    parser.add_argument('--output', default='output/detections.png',
+                        help='the PNG to write')
     return parser.parse_args(argv)
 
 

@@ -5,7 +5,7 @@
 
 --exclude_nms ends the program before NMS (infer_cfg.yml then holds the NMS
 settings the runner applies); --onnx implies it and also writes model.onnx
-with paddle2onnx (pip install -e .[deploy]).  See docs/deployment.md.
+with paddle2onnx (pip install -c constraints.txt -e ".[deploy]").  See docs/deployment.md.
 """
 from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 

@@ -7,6 +7,7 @@ from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 
 from ppdet_ghm.data import DatasetError
 from ppdet_ghm.data.infer_images import list_infer_images
+from ppdet_ghm.engine import predict
 
 
 def parse_args(argv=None):
@@ -31,8 +32,8 @@ def main(argv=None):
         fail(err)
     trainer = trainer_with_weights(cfg, 'test')
     try:
-        trainer.predict(images, draw_threshold=args.draw_threshold,
-                        output_dir=args.output_dir, save_results=args.save_results)
+        predict(trainer, images, draw_threshold=args.draw_threshold,
+                output_dir=args.output_dir, save_results=args.save_results)
     except DatasetError as err:    # a sample that failed in the data pipeline
         fail(err)
 

@@ -1,58 +1,61 @@
-"""Loss curves and COCO box AP (per iteration and per wall-clock minute) from
-PaddleDetection training logs.
+"""Loss curves and COCO box AP (per iteration and per wall-clock minute) of
+training runs, from the records the training wrote in each run folder
+(``<save_dir>/<config name>/``: ``loss_rank0.jsonl``, ``eval_records.jsonl``).
 
-    python tools/plot_logs.py logs/demo_ghm/train.log logs/demo_fl/train.log \
-        --labels "GHM-C + GHM-R" "FL + SL1" --output logs/demo_loss_curves.png \
-        [--ap_output logs/demo_ap_minutes.png]
+    python tools/plot_logs.py output/retinanet_ghm_demo output/retinanet_fl_sl1_demo \
+        --labels "GHM-C + GHM-R" "FL + SL1" --output output/demo/loss_curves.png \
+        [--ap_output output/demo/ap_minutes.png]
 
-Reads the lines PaddleDetection's trainer prints
-(``[mm/dd HH:MM:SS] ... Epoch: [e] [ s/ S] learning_rate: ... loss: ...``)
-and the pycocotools summary after each evaluation.  Minutes count from the
-log's first time stamp (the dataset load, just before the first step), so
-they include the evaluations; ``--ap_output`` draws box AP against them and
-prints a table of the last evaluation of each log.
-The parsing and plotting: ppdet_ghm/analysis/training_logs.py.
+Minutes count from the start of training and include the evaluations.
+Prints a table of each run's last evaluation.  The reading and plotting:
+ppdet_ghm/records.py and ppdet_ghm/analysis/curves.py.
 """
 import argparse
+import os
 import sys
 
-from ppdet_ghm.analysis.training_logs import (
-    LogError, ap_table, plot_ap_minutes, plot_loss_curves, read_log)
+from ppdet_ghm.records import RecordsError, read_run
 
 
 def fail(message):
-    """One line on stderr, exit 2 (as tools/_common.fail; not imported:
-    this tool needs neither paddle nor ppdet)."""
+    """One line on stderr, exit 2 (as ppdet_ghm.engine.cli.fail; not
+    imported: this tool needs neither paddle nor ppdet)."""
     sys.stderr.write('error: {}\n'.format(message))
     sys.exit(2)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('logs', nargs='+', help='PaddleDetection log files')
-    parser.add_argument('--labels', nargs='+', help='one label per log')
-    parser.add_argument('--output', required=True, help='PNG to write')
-    parser.add_argument('--title', default=None)
+    parser.add_argument('runs', nargs='+', help='run folders (<save_dir>/<config name>)')
+    parser.add_argument('--labels', nargs='+', help='one label per run (default: the folders)')
+    parser.add_argument('--output', required=True, help='PNG of the loss curves to write')
+    parser.add_argument('--title', default=None, help='title of both figures')
     parser.add_argument('--ap_output', default=None,
-                        help='PNG of box AP against wall-clock minutes')
+                        help='also a PNG of box AP against wall-clock minutes')
     args = parser.parse_args(argv)
-    labels = args.labels or args.logs
-    if len(labels) != len(args.logs):
-        parser.error('--labels: expected {} labels (one per log), got {}'.format(
-            len(args.logs), len(labels)))
+    labels = args.labels or args.runs
+    if len(labels) != len(args.runs):
+        parser.error('--labels: expected {} labels (one per run), got {}'.format(
+            len(args.runs), len(labels)))
     try:
-        logs = [read_log(path) for path in args.logs]
-    except LogError as err:
+        runs = [read_run(path) for path in args.runs]
+    except RecordsError as err:
         fail(err)
-    plot_loss_curves(logs, labels, args.output, args.title)
+    for flag, path in (('--output', args.output), ('--ap_output', args.ap_output)):
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder and not os.path.isdir(folder):
+            fail("{}: no folder '{}'".format(flag, folder))
+    from ppdet_ghm.analysis.curves import (ap_table, plot_ap_minutes,
+                                           plot_loss_curves)
+    plot_loss_curves(runs, labels, args.output, args.title)
     print('wrote', args.output)
     if args.ap_output:
-        if not any(log['ap'] for log in logs):
-            fail('--ap_output: no evaluation (box AP) in {}'.format(
-                ', '.join(args.logs)))
-        plot_ap_minutes(logs, labels, args.ap_output, args.title)
+        if not any(run['evals'] for run in runs):
+            fail('--ap_output: no evaluation records in {}'.format(
+                ', '.join(args.runs)))
+        plot_ap_minutes(runs, labels, args.ap_output, args.title)
         print('wrote', args.ap_output)
-        print(ap_table(logs, labels))
+    print(ap_table(runs, labels))
 
 
 if __name__ == '__main__':

@@ -13,6 +13,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${PPDET_GHM_VENV:-$root/.venv}"
 paddle_pkg="${PADDLE_PACKAGE:-paddlepaddle==3.3.1}"
 
+# the pins (constraints.txt) were verified together on Python 3.11 only
+version="$("${PYTHON:-python3}" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)"
+if [ "$version" != 3.11 ]; then
+  echo "[setup_env] warning: ${PYTHON:-python3} is Python ${version:-(not found)}; constraints.txt" \
+       "was verified on 3.11 (set PYTHON=python3.11 if you have it)" >&2
+fi
 if [ ! -x "$venv/bin/python" ]; then
   echo "[setup_env] creating $venv" >&2
   "${PYTHON:-python3}" -m venv "$venv"

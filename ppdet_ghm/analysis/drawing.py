@@ -92,9 +92,10 @@ def draw_detections(trainer, paths, truth, categories, threshold, scale, output)
         scale (int): upscaling factor of each image.
         output (str): the image to write (its directory is created).
     """
+    from ..engine import predict     # paddle: imported when drawing
     out_dir = os.path.dirname(output) or '.'
-    results = trainer.predict(paths, draw_threshold=threshold,
-                              output_dir=out_dir, visualize=False)
+    results = predict(trainer, paths, draw_threshold=threshold,
+                      output_dir=out_dir, visualize=False)
     # class index -> name, in the dataset's category order (as ppdet maps them)
     class_names = [c['name'] for c in sorted(categories, key=lambda c: c['id'])]
     tiles, start = [], 0

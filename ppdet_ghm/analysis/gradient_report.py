@@ -68,6 +68,8 @@ def collect_gradient_norms(model, loader, stats, num_images):
     targets of :meth:`GHMRetinaHead.get_targets`; the model is put in eval
     mode, no gradient is computed."""
     import paddle
+
+    from ..modeling import neck_features
     head = model.head
     model.eval()
     with paddle.no_grad():
@@ -77,8 +79,11 @@ def collect_gradient_norms(model, loader, stats, num_images):
             take = num_images - stats.num_images
             if inputs['image'].shape[0] > take:  # last, partial batch
                 inputs = {k: v[:take] for k, v in inputs.items()}
-            neck_feats = model.neck(model.backbone(inputs))
-            logits, deltas, anchors, _ = head.flatten_outputs(head(neck_feats))
+            logits, deltas, anchors = head.level_outputs(
+                head(neck_features(model, inputs)))
+            logits, deltas = (paddle.concat(logits, axis=1),
+                              paddle.concat(deltas, axis=1))
+            anchors = paddle.concat(anchors)
             labels, label_weights, box_targets, box_weights = \
                 head.get_targets(anchors, inputs)
             stats.update(logits, deltas, labels, label_weights, box_targets,
@@ -116,8 +121,10 @@ def gradient_report(trainer, cfg, num_images, batch_size=2):
                               config, type(head).__name__))
     loss_cls, loss_reg = ghm_losses(head)
     stats = GradientNormStats(loss_cls, loss_reg)
-    loader = analysis_loader(cfg, trainer.dataset, batch_size)
-    collect_gradient_norms(trainer.model, loader, stats, num_images)
+    from ..engine import reader_errors_raised
+    with reader_errors_raised():       # a broken image raises, naming it
+        loader = analysis_loader(cfg, trainer.dataset, batch_size)
+        collect_gradient_norms(trainer.model, loader, stats, num_images)
 
     result = stats.to_dict()
     sl1_beta = getattr(head.loss_bbox, 'beta', 0.11)

@@ -105,13 +105,17 @@ class DatasetReport(object):
         dropped_boxes (list[str]): warnings about boxes ppdet drops.
         outside_boxes (list[str]): warnings about boxes beyond the image.
         images_without_boxes (list[int]): image ids.
-        num_categories (int): entries of ``categories``.
+        num_categories (int): entries of ``categories`` (VOC: names of the
+            label list).
+        categories_file (str): the file that names the classes (the COCO
+            json; VOC: the label list, '' for the default classes).
     """
 
     def __init__(self):
         self.num_images = 0
         self.num_annotations = 0
         self.num_categories = 0
+        self.categories_file = ''
         self.skipped_images = []
         self.dropped_boxes = []
         self.outside_boxes = []
@@ -307,6 +311,7 @@ def check_coco_dataset(dataset_dir, anno_path, image_dir='', key='Dataset',
     anno_file = os.path.join(dataset_dir, anno_path)
     coco = _load_annotations(anno_file, key + '.anno_path')
     report = DatasetReport()
+    report.categories_file = anno_file
     report.num_images = len(coco['images'])
     report.num_categories = len(coco['categories'])
     category_ids = {c.get('id') for c in coco['categories']}
@@ -437,15 +442,21 @@ def _check_image_files(images, folder, anno_file, report):
 
 
 def check_dataset_config(dataset_cfg, key, check_image_files=True):
-    """:func:`check_coco_dataset` for a config's ``TrainDataset`` /
-    ``EvalDataset`` block; other dataset types are left to ppdet.
+    """:func:`check_coco_dataset` (or :func:`.voc_checks.check_voc_dataset`)
+    for a config's ``TrainDataset`` / ``EvalDataset`` block; other dataset
+    types are left to ppdet.
 
     Returns:
-        DatasetReport or None (not a COCO dataset).
+        DatasetReport or None (neither a COCO nor a VOC dataset).
     """
-    if dataset_cfg.get('name') != 'COCODataSet':
-        return None
     def get(name):
         return dataset_cfg.get(name) or ''
+    if dataset_cfg.get('name') == 'VOCDataSet':
+        from .voc_checks import check_voc_dataset
+        return check_voc_dataset(get('dataset_dir'), get('anno_path'),
+                                 get('label_list') or None, get('image_dir'),
+                                 key, check_image_files)
+    if dataset_cfg.get('name') != 'COCODataSet':
+        return None
     return check_coco_dataset(get('dataset_dir'), get('anno_path'),
                               get('image_dir'), key, check_image_files)

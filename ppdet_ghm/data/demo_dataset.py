@@ -390,12 +390,16 @@ def main(argv=None):
     """
     parser = argparse.ArgumentParser(
         description='Write the deterministic GHM demo dataset (COCO format).')
-    parser.add_argument('--output_dir', default='dataset/ghm_demo')
-    parser.add_argument('--num_train', type=int, default=DEFAULTS['num_train'])
-    parser.add_argument('--num_val', type=int, default=DEFAULTS['num_val'])
+    parser.add_argument('--output_dir', default='dataset/ghm_demo',
+                        help='dataset folder (train/, val/, annotations/)')
+    parser.add_argument('--num_train', type=int, default=DEFAULTS['num_train'],
+                        help='training images')
+    parser.add_argument('--num_val', type=int, default=DEFAULTS['num_val'],
+                        help='validation images')
     parser.add_argument('--image_size', type=int,
-                        default=DEFAULTS['image_size'])
-    parser.add_argument('--seed', type=int, default=DEFAULTS['seed'])
+                        default=DEFAULTS['image_size'], help='side of the square images')
+    parser.add_argument('--seed', type=int, default=DEFAULTS['seed'],
+                        help='random seed of the drawing')
     parser.add_argument('--force', action='store_true',
                         help='regenerate even if the same dataset exists')
     args = parser.parse_args(argv)

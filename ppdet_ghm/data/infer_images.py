@@ -3,7 +3,7 @@
 A file that does not decode, or a JPEG whose scan is cut short (which the
 decoder fills with grey without failing), is refused before PaddleDetection
 reads it, naming the file.  (A sample failing later in the reader thread is
-raised in the main process by ``compat.propagate_reader_errors``; this check
+raised in the main process by ``compat.reader_errors_propagated``; this check
 gives the clearer message and catches what decodes silently.)
 """
 import glob

@@ -73,8 +73,9 @@ def _nms_one_class(boxes, areas, scores, score_threshold, nms_threshold):
     return np.asarray(kept, dtype=np.int64)
 
 
-def multiclass_nms(boxes, scores, score_threshold, nms_threshold, keep_top_k):
-    """Detections of one image.
+def multiclass_nms(boxes, scores, *, score_threshold, nms_threshold, keep_top_k):
+    """Detections of one image (the keyword arguments as in
+    ``compat.multiclass_nms``, the kernel this equals).
 
     Args:
         boxes (ndarray): ``(K, 4)`` x1, y1, x2, y2 (pixels).

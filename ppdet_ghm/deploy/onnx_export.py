@@ -8,7 +8,7 @@ it:
 
 - the FPN's ``nearest_interp`` stores its ``scale`` as doubles, which the
   converter cannot read; a copy of ``model.json`` with floats (exact for
-  2.0; ``compat.pir_json_float_interp_scales``) converts;
+  2.0; :func:`.pir_json.pir_json_float_interp_scales`) converts;
 - ``multiclass_nms3`` converts, but its ONNX rows for classes other than 0
   carry other scores and boxes than Paddle's kernel keeps (class 0 rows
   agree), so a program with NMS is refused here.
@@ -17,8 +17,8 @@ import json
 import os
 import tempfile
 
-from ..compat import pir_json_float_interp_scales, pir_json_op_names
 from .infer_config import DeployError, model_files
+from .pir_json import pir_json_float_interp_scales, pir_json_op_names
 
 __all__ = ['ONNX_FILE', 'export_onnx']
 
@@ -31,7 +31,7 @@ def export_onnx(model_dir, opset_version=11):
 
     Raises:
         DeployError: no such export, a program with NMS in it, or
-            paddle2onnx not installed (``pip install -e .[deploy]``).
+            paddle2onnx not installed (``pip install -c constraints.txt -e ".[deploy]"``).
     """
     program, params = model_files(model_dir)
     if not program.endswith('.json'):
@@ -41,7 +41,7 @@ def export_onnx(model_dir, opset_version=11):
         import paddle2onnx
     except ImportError as err:
         raise DeployError('ONNX export needs paddle2onnx: pip install -e '
-                          '.[deploy] ({})'.format(err)) from err
+                          '".[deploy]" with -c constraints.txt ({})'.format(err)) from err
     with open(program) as f:
         graph = json.load(f)
     if 'multiclass_nms3' in pir_json_op_names(graph):

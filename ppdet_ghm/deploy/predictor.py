@@ -162,7 +162,7 @@ class OnnxPredictor(_Predictor):
             import onnxruntime
         except ImportError as err:
             raise DeployError('--backend onnxruntime needs onnxruntime: pip '
-                              'install -e .[deploy] ({})'.format(err)) from err
+                              'install -c constraints.txt -e ".[deploy]" ({})'.format(err)) from err
         options = onnxruntime.SessionOptions()
         if cpu_threads:
             options.intra_op_num_threads = int(cpu_threads)

@@ -9,16 +9,16 @@ import paddle.distributed as dist
 from ppdet.engine.callbacks import Callback
 
 from ..compat import current_metric_results
+from ..records import EVAL_RECORDS, LOSS_LOG
 from .checkpoints import OutputError
 
 __all__ = ['RankLossLogger', 'EvalRecordWriter', 'parameter_digest',
-           'COCO_STAT_NAMES', 'EVAL_RECORDS_FILE']
+           'COCO_STAT_NAMES']
 
 # pycocotools' 12 box statistics, in its order
 COCO_STAT_NAMES = ('AP', 'AP50', 'AP75', 'AP_small', 'AP_medium', 'AP_large',
                    'AR1', 'AR10', 'AR100', 'AR_small', 'AR_medium',
                    'AR_large')
-EVAL_RECORDS_FILE = 'eval_records.jsonl'
 
 
 def _run_directory(cfg):
@@ -72,7 +72,7 @@ class RankLossLogger(Callback):
         self.rank = dist.get_rank()
         self.log_iter = cfg.get('log_iter', 20)
         self.path = os.path.join(_run_directory(cfg),
-                                 'loss_rank{}.jsonl'.format(self.rank))
+                                 LOSS_LOG.format(self.rank))
         # The trainer keeps the step's losses on rank 0 only: take them from
         # the model's output on every rank.
         self._losses = {}
@@ -114,12 +114,14 @@ class EvalRecordWriter(Callback):
     ``time`` (Unix time), ``bbox`` (:data:`COCO_STAT_NAMES` to values) and
     ``detected_nothing``: when the model detected nothing, pycocotools
     computes no statistic and every value is recorded as 0.0 (what an AP
-    of no detections is) with ``detected_nothing: true``.
+    of no detections is) with ``detected_nothing: true``.  With ``metric:
+    VOC`` ``bbox`` is ``{'mAP': value}`` (PaddleDetection's VOC mAP at IoU
+    0.5 with the config's ``map_type``, a fraction).
     """
 
     def __init__(self, trainer):
         super().__init__(trainer)
-        self.path = os.path.join(_run_directory(trainer.cfg), EVAL_RECORDS_FILE)
+        self.path = os.path.join(_run_directory(trainer.cfg), EVAL_RECORDS)
         self._start = self._train_end = None
         self._eval_seconds = 0.0
 
@@ -138,6 +140,12 @@ class EvalRecordWriter(Callback):
         stats = None
         for results in current_metric_results(self.model):
             stats = stats or results.get('bbox')
+        if stats is not None and len(stats) == 1:      # VOC: one mAP
+            bbox = {'mAP': float(stats[0])}
+        else:
+            bbox = dict(zip(COCO_STAT_NAMES, [
+                float(v) for v in (stats if stats is not None
+                                   else [0.0] * len(COCO_STAT_NAMES))]))
         record = {
             'epoch': int(status['epoch_id']) + 1,
             'iteration': (int(status['epoch_id']) + 1) * int(
@@ -146,8 +154,6 @@ class EvalRecordWriter(Callback):
             'train_minutes': (now - self._start - self._eval_seconds) / 60.0,
             'time': now,
             'detected_nothing': stats is None,
-            'bbox': dict(zip(COCO_STAT_NAMES, [
-                float(v) for v in (stats if stats is not None
-                                   else [0.0] * len(COCO_STAT_NAMES))])),
+            'bbox': bbox,
         }
         _append_json_line(self.path, record, 'evaluation records')

@@ -1,7 +1,8 @@
 """Checkpoints that a crash cannot truncate.
 
-:func:`install_atomic_checkpoints` makes PaddleDetection write each
-checkpoint file under a temporary name and rename it into place, so a crash,
+:func:`atomic_checkpoints` makes PaddleDetection write each checkpoint
+file under a temporary name and rename it into place (within the block;
+:func:`~ppdet_ghm.engine.train` uses it), so a crash,
 a kill or an interrupt during a save never leaves a truncated latest
 checkpoint; :func:`latest_checkpoint` finds the newest complete one.  A
 save that fails (disk full, read-only folder) raises :class:`OutputError`
@@ -13,9 +14,9 @@ import glob
 import os
 import re
 
-from ..compat import wrap_ppdet_save_model
+from ..compat import ppdet_save_model_wrapped
 
-__all__ = ['OutputError', 'check_writable', 'install_atomic_checkpoints',
+__all__ = ['OutputError', 'check_writable', 'atomic_checkpoints',
            'latest_checkpoint']
 
 
@@ -65,14 +66,14 @@ def _atomic(save_model):
                 leftover = os.path.join(save_dir, temp + suffix)
                 if os.path.exists(leftover):
                     os.remove(leftover)
-    atomic_save_model.original = save_model
     return atomic_save_model
 
 
-def install_atomic_checkpoints():
-    """Route PaddleDetection's checkpoint saving (``Checkpointer``) through
-    write-to-temp-then-rename. Idempotent."""
-    wrap_ppdet_save_model(_atomic)
+def atomic_checkpoints():
+    """A context within which PaddleDetection's checkpoint saving
+    (``Checkpointer``) writes to temporary files renamed into place; ppdet's
+    own ``save_model`` is back after the block."""
+    return ppdet_save_model_wrapped(_atomic)
 
 
 def latest_checkpoint(directory):

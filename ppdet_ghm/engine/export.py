@@ -11,6 +11,7 @@ import os
 import yaml
 
 from ..compat import ast_to_static
+from ..data import DatasetError, read_label_list
 from ..utils import ConfigError
 
 __all__ = ['check_label_list', 'export_model']
@@ -18,7 +19,8 @@ __all__ = ['check_label_list', 'export_model']
 
 def check_label_list(cfg):
     """The class names export will write: those of ``TestDataset``'s
-    annotation file, one per class.
+    annotation file (a COCO json, or a VOC ``label_list.txt``), one per
+    class.
 
     Returns:
         list[str]: the names in class order.
@@ -40,9 +42,16 @@ def check_label_list(cfg):
             "from it (PaddleDetection would write COCO's 80 names for this "
             "{}-class model); set TestDataset.dataset_dir/anno_path".format(
                 where, anno, cfg.num_classes))
-    with open(anno) as f:
-        categories = json.load(f).get('categories') or []
-    names = [str(c.get('name')) for c in sorted(categories, key=lambda c: c['id'])]
+    if anno.endswith('.txt'):     # ppdet reads a VOC label list then
+        try:
+            names = read_label_list(anno, where + '.anno_path')
+        except DatasetError as err:
+            raise ConfigError(str(err)) from err
+    else:
+        with open(anno) as f:
+            categories = json.load(f).get('categories') or []
+        names = [str(c.get('name'))
+                 for c in sorted(categories, key=lambda c: c['id'])]
     if len(names) != cfg.num_classes:
         raise ConfigError("{}: '{}' has {} categories but num_classes is {}: "
                           "the exported label list would not fit the model"

@@ -1,18 +1,20 @@
 """SIGTERM/SIGINT end training with a clear message, not a traceback.
 
-:func:`install_signal_handlers` turns SIGTERM (and SIGINT) into a
-:class:`TrainingInterrupted` exception, so the tool can say where training
+:func:`interrupting_signals` turns SIGTERM (and SIGINT) into a
+:class:`TrainingInterrupted` exception within its block (the process's
+previous handlers are back afterwards), so the tool can say where training
 stopped and which checkpoint is the latest.  A signal that arrives while
 Paddle runs Python code of a ``PyLayer`` (GHM-C's backward is one) is held
 until :class:`PendingSignalCheck` sees it at the step's end: Paddle would
 turn an exception raised there into an anonymous ``OSError``.
 """
+import contextlib
 import os
 import signal
 
 from ppdet.engine.callbacks import Callback
 
-__all__ = ['TrainingInterrupted', 'install_signal_handlers',
+__all__ = ['TrainingInterrupted', 'interrupting_signals',
            'PendingSignalCheck', 'raise_pending_interrupt']
 
 
@@ -56,12 +58,14 @@ class PendingSignalCheck(Callback):
         raise_pending_interrupt()
 
 
-def install_signal_handlers(signals=(signal.SIGTERM, signal.SIGINT)):
-    """Raise :class:`TrainingInterrupted` in the main thread on ``signals``
-    (a checkpoint being written is then abandoned, never left truncated:
-    see :func:`install_atomic_checkpoints`).  Inside a PyLayer the first
-    signal is held for :func:`raise_pending_interrupt`; a second one raises
-    at once."""
+@contextlib.contextmanager
+def interrupting_signals(signals=(signal.SIGTERM, signal.SIGINT)):
+    """Within the block, raise :class:`TrainingInterrupted` in the main
+    thread on ``signals`` (a checkpoint being written is then abandoned,
+    never left truncated: see :func:`.checkpoints.atomic_checkpoints`).
+    Inside a PyLayer the first signal is held for
+    :func:`raise_pending_interrupt`; a second one raises at once.  The
+    previous handlers are restored after the block."""
     del _PENDING[:]
 
     def handler(signum, frame):
@@ -70,5 +74,10 @@ def install_signal_handlers(signals=(signal.SIGTERM, signal.SIGINT)):
             return
         del _PENDING[:]
         raise TrainingInterrupted(signum)
-    for signum in signals:
-        signal.signal(signum, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+        del _PENDING[:]

@@ -33,7 +33,8 @@ def parse_args(argv=None):
                         help='distributed training with fleet')
     parser.add_argument('--use_vdl', action='store_true',
                         help='log to VisualDL')
-    parser.add_argument('--vdl_log_dir', default='vdl_log_dir/scalar')
+    parser.add_argument('--vdl_log_dir', default='vdl_log_dir/scalar',
+                        help='VisualDL log folder (with --use_vdl)')
     parser.add_argument('--seed', type=int, default=None,
                         help='random seed: initialisation, augmentation and '
                         'data order')

@@ -9,25 +9,27 @@ behaviour.  Problems are raised, not printed: :class:`ConfigError`,
 :class:`NonFiniteLossError` and :class:`TrainingInterrupted`; the tools turn
 them into one-line errors and exit codes.
 """
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
 
-from ..compat import propagate_reader_errors, restart_train_loader
+from ..compat import reader_errors_propagated, restart_train_loader
 from ..data import (DatasetError, check_dataset_config,
                     describe_pipeline_failure)
 from ..utils import (ConfigError, check_resume_checkpoint,
                      check_weights_cover_model, resolve_pretrain_weights,
                      resolve_weights_path)
 from .callbacks import EvalRecordWriter, RankLossLogger
-from .checkpoints import (OutputError, check_writable,
-                          install_atomic_checkpoints, latest_checkpoint)
+from .checkpoints import (atomic_checkpoints, check_writable,
+                          latest_checkpoint)
 from .nonfinite_guard import NonFiniteLossError, NonFiniteLossGuard
 from .signals import (PendingSignalCheck, TrainingInterrupted,
-                      install_signal_handlers, raise_pending_interrupt)
+                      interrupting_signals, raise_pending_interrupt)
 
 __all__ = ['TrainResult', 'check_datasets', 'create_model', 'create_trainer',
-           'create_trainer_with_weights', 'train', 'data_order_epoch']
+           'create_trainer_with_weights', 'train', 'data_order_epoch',
+           'reader_errors_raised']
 
 # Paddle's DistributedBatchSampler shuffles epoch e with RandomState(e): the
 # data order depends on the epoch alone.  With a seed, epoch e shuffles as
@@ -76,8 +78,7 @@ def _check_class_count(cfg, key, report, stream):
     if not isinstance(num_classes, int):
         return
     where = "{}: '{}' has {} categories".format(
-        key, os.path.join(cfg[key].get('dataset_dir') or '',
-                          cfg[key].get('anno_path') or ''),
+        key, report.categories_file or 'the default class list',
         report.num_categories)
     if num_classes < report.num_categories:
         raise DatasetError('{} but num_classes is {}: set num_classes: {} (the '
@@ -87,6 +88,16 @@ def _check_class_count(cfg, key, report, stream):
     if num_classes > report.num_categories:
         print('warning: {}, num_classes is {}: the head has outputs no '
               'category trains'.format(where, num_classes), file=stream)
+
+
+def reader_errors_raised():
+    """A context within which a sample failing in the data pipeline raises
+    :class:`~ppdet_ghm.data.DataPipelineError` naming the image instead of
+    leaving the single-process loader waiting (``compat.
+    reader_errors_propagated``).  :func:`train`, :func:`~.evaluation.evaluate`
+    and :func:`~.evaluation.predict` run inside one; Paddle's loader is
+    unchanged outside."""
+    return reader_errors_propagated(describe_pipeline_failure)
 
 
 def _refused(cfg, err):
@@ -102,13 +113,11 @@ def create_trainer(cfg, mode):
     PaddleDetection's modules check their arguments with ``assert`` or
     ``ValueError`` in their constructors (wrong type, out of range, a
     head/loss combination that cannot train); either becomes a
-    :class:`ConfigError` naming the config file.  A sample that fails in
-    the data pipeline later raises :class:`~ppdet_ghm.data.DataPipelineError`
-    naming the image (``compat.propagate_reader_errors``).
+    :class:`ConfigError` naming the config file.  (Its loaders start
+    reading at construction: create it inside :func:`reader_errors_raised`
+    for a failing sample to raise instead of hanging, as :func:`train` does.)
     """
     from ppdet.engine import Trainer
-    # a sample failing in the reader thread must not leave us waiting
-    propagate_reader_errors(describe_pipeline_failure)
     try:
         return Trainer(cfg, mode=mode)
     except (ValueError, AssertionError) as err:
@@ -186,7 +195,31 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
     check_datasets(cfg, 'TrainDataset', *(['EvalDataset'] if evaluate else []))
     save_dir = os.path.join(cfg.get('save_dir', 'output'), cfg.filename)
     check_writable(save_dir)    # before hours of training, not after
-    trainer = create_trainer(cfg, 'train')
+    # what this run changes in Paddle/ppdet and the process is undone after it
+    with contextlib.ExitStack() as scope:
+        scope.enter_context(reader_errors_raised())
+        trainer = create_trainer(cfg, 'train')
+        guard = _start(trainer, cfg, evaluate, resume, pretrain, seed)
+        scope.enter_context(atomic_checkpoints())
+        scope.enter_context(interrupting_signals())
+        try:
+            trainer.train(evaluate)
+            raise_pending_interrupt()   # a signal held during the last step
+        except NonFiniteLossError as err:
+            raise NonFiniteLossError('{}; latest checkpoint: {}'.format(
+                err, latest_checkpoint(save_dir) or 'none yet')) from err
+        except TrainingInterrupted as err:
+            err.latest_checkpoint = latest_checkpoint(save_dir)
+            err.epoch, err.step = guard.epoch, guard.step
+            raise
+    return TrainResult(save_dir=save_dir, skipped=list(guard.skipped))
+
+
+def _start(trainer, cfg, evaluate, resume, pretrain, seed):
+    """Callbacks, weights and data order of a new training; returns its
+    :class:`NonFiniteLossGuard`."""
+    import paddle.distributed as dist
+    from ppdet.engine import set_random_seed
     try:
         guard = NonFiniteLossGuard(trainer, cfg.get('nonfinite_loss', 'stop'))
     except ValueError as err:
@@ -195,7 +228,6 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
     if evaluate and dist.get_rank() == 0:   # only rank 0 evaluates
         callbacks.append(EvalRecordWriter(trainer))
     trainer.register_callbacks(callbacks)
-    install_atomic_checkpoints()
     if resume:
         trainer.resume_weights(check_resume_checkpoint(trainer.model, resume))
         # The sampler shuffles with its epoch as seed: continue its count.
@@ -211,16 +243,4 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
             # its draws, as many as it got to, must not shift the rest
             restart_train_loader(trainer.loader, data_order_epoch(seed, 0),
                                  before_start=lambda: set_random_seed(seed))
-    install_signal_handlers()
-
-    try:
-        trainer.train(evaluate)
-        raise_pending_interrupt()   # a signal held during the last step
-    except NonFiniteLossError as err:
-        raise NonFiniteLossError('{}; latest checkpoint: {}'.format(
-            err, latest_checkpoint(save_dir) or 'none yet')) from err
-    except TrainingInterrupted as err:
-        err.latest_checkpoint = latest_checkpoint(save_dir)
-        err.epoch, err.step = guard.epoch, guard.step
-        raise
-    return TrainResult(save_dir=save_dir, skipped=list(guard.skipped))
+    return guard

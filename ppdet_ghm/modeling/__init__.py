@@ -3,7 +3,8 @@ from .assigner import GHMRetinaAssigner
 from .backbone import FrozenStatsResNet
 from .box_coder import DeltaXYWHBoxCoder
 from .post_process import GHMRetinaPostProcess
-from .retina_head import GHMRetinaHead
+from .retina_head import GHMRetinaHead, neck_features
 
 __all__ = ['GHMRetinaAnchorGenerator', 'GHMRetinaAssigner', 'FrozenStatsResNet',
-           'DeltaXYWHBoxCoder', 'GHMRetinaPostProcess', 'GHMRetinaHead']
+           'DeltaXYWHBoxCoder', 'GHMRetinaPostProcess', 'GHMRetinaHead',
+           'neck_features']

@@ -128,6 +128,6 @@ class GHMRetinaPostProcess(object):
         # Paddle's C++ NMS kernel (ppdet_ghm.compat): it runs in dygraph
         # and in the static graph, so an exported model keeps this step.
         bbox, keep, bbox_num = multiclass_nms(
-            boxes, scores, self.score_threshold,
-            self.max_per_img, self.nms_threshold)
+            boxes, scores, score_threshold=self.score_threshold,
+            nms_threshold=self.nms_threshold, keep_top_k=self.max_per_img)
         return bbox, bbox_num, keep

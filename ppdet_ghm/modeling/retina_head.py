@@ -9,7 +9,7 @@ from paddle.nn.initializer import Constant, Normal
 from ..registry import register
 from .box_coder import as_box_coder
 
-__all__ = ['GHMRetinaHead']
+__all__ = ['GHMRetinaHead', 'class_loss', 'box_loss', 'neck_features']
 
 
 def _flatten_level(x, channels):
@@ -298,17 +298,6 @@ class GHMRetinaHead(nn.Layer):
                 [_flatten_level(x, 4) for x in bbox_deltas],
                 self.anchor_generator(cls_logits))
 
-    def flatten_outputs(self, head_outputs):
-        """All levels' predictions in one anchor order.
-
-        Returns:
-            logits ``(B, A, num_classes)``, deltas ``(B, A, 4)``, anchors
-            ``(A, 4)`` and the per-level anchor counts (list[int]).
-        """
-        logits, deltas, anchors = self.level_outputs(head_outputs)
-        return (paddle.concat(logits, axis=1), paddle.concat(deltas, axis=1),
-                paddle.concat(anchors), [int(a.shape[0]) for a in anchors])
-
     def get_loss(self, head_outputs, inputs):
         """Assign the batch's anchors, then call the losses per level (or
         once over all levels).
@@ -343,27 +332,13 @@ class GHMRetinaHead(nn.Layer):
         return {'loss_cls': loss_cls, 'loss_bbox': loss_bbox,
                 'loss': loss_cls + loss_bbox}
 
-    def class_loss(self, logits, labels, weights, num_pos, loss=None):
-        """``(B, N, C)`` logits, ``(B, N)`` labels / weights -> scalar, with
-        the head's ``loss_class`` or the given ``loss`` (analysis)."""
-        loss_class = self.loss_class if loss is None else loss
-        logits = logits.reshape([-1, self.num_classes])
-        labels, weights = labels.reshape([-1]), weights.reshape([-1])
-        if getattr(loss_class, 'normalizes_itself', False):
-            return loss_class(logits, labels, weights)
-        loss = loss_class(logits, labels, reduction='none')
-        return (loss * weights.unsqueeze(1)).sum() / num_pos
+    def class_loss(self, logits, labels, weights, num_pos):
+        """:func:`class_loss` with the head's ``loss_class``."""
+        return class_loss(self.loss_class, logits, labels, weights, num_pos)
 
-    def box_loss(self, deltas, targets, weights, num_pos, loss=None):
-        """``(B, N, 4)`` deltas / targets, ``(B, N)`` weights -> scalar, with
-        the head's ``loss_bbox`` or the given ``loss`` (analysis)."""
-        loss_bbox = self.loss_bbox if loss is None else loss
-        deltas, targets = deltas.reshape([-1, 4]), targets.reshape([-1, 4])
-        weights = weights.reshape([-1, 1]).expand([-1, 4])
-        if getattr(loss_bbox, 'normalizes_itself', False):
-            return loss_bbox(deltas, targets, weights)
-        loss = loss_bbox(deltas, targets, reduction='none')
-        return (loss * weights).sum() / num_pos
+    def box_loss(self, deltas, targets, weights, num_pos):
+        """:func:`box_loss` with the head's ``loss_bbox``."""
+        return box_loss(self.loss_bbox, deltas, targets, weights, num_pos)
 
     def post_process(self, head_outputs, im_shape, scale_factor):
         """Detections in PaddleDetection's format: ``bbox`` ``(M, 6)``,
@@ -371,3 +346,46 @@ class GHMRetinaHead(nn.Layer):
         logits, deltas, anchors = self.level_outputs(head_outputs)
         return self.post_processor(logits, deltas, anchors, im_shape,
                                    scale_factor)
+
+
+def class_loss(loss_class, logits, labels, weights, num_pos):
+    """A classification loss as the head reduces it.
+
+    Args:
+        loss_class: GHM-C (``normalizes_itself``: it divides by its own
+            count) or a per-element loss such as FocalLoss (summed over the
+            weighted entries, divided by ``num_pos``).
+        logits (Tensor): ``(B, N, C)``.
+        labels, weights (Tensor): ``(B, N)``; label C is background, weight
+            0 is ignored.
+        num_pos (Tensor): scalar, the batch's positives (>= 1).
+
+    Returns:
+        Tensor: scalar.
+    """
+    num_classes = logits.shape[-1]
+    logits = logits.reshape([-1, num_classes])
+    labels, weights = labels.reshape([-1]), weights.reshape([-1])
+    if getattr(loss_class, 'normalizes_itself', False):
+        return loss_class(logits, labels, weights)
+    loss = loss_class(logits, labels, reduction='none')
+    return (loss * weights.unsqueeze(1)).sum() / num_pos
+
+
+def box_loss(loss_bbox, deltas, targets, weights, num_pos):
+    """A box loss as the head reduces it: ``(B, N, 4)`` deltas and targets,
+    ``(B, N)`` weights (1 at positives) -> scalar; GHM-R normalizes itself,
+    a per-element loss (SmoothL1) is summed and divided by ``num_pos``."""
+    deltas, targets = deltas.reshape([-1, 4]), targets.reshape([-1, 4])
+    weights = weights.reshape([-1, 1]).expand([-1, 4])
+    if getattr(loss_bbox, 'normalizes_itself', False):
+        return loss_bbox(deltas, targets, weights)
+    loss = loss_bbox(deltas, targets, reduction='none')
+    return (loss * weights).sum() / num_pos
+
+
+def neck_features(model, inputs):
+    """The FPN levels a RetinaNet's head reads: ``model.neck(model.backbone(
+    inputs))`` (``inputs`` a reader batch with ``image``), as PaddleDetection's
+    ``RetinaNet`` computes them."""
+    return model.neck(model.backbone(inputs))

@@ -12,8 +12,8 @@ records copied from another study with the same fingerprint.
 """
 import json
 import os
-import sys
 
+from ..records import RecordsError, read_json_lines
 from .spec import StudyError
 
 __all__ = ['RECORDS_FILE', 'read_records', 'append_records',
@@ -33,28 +33,10 @@ def read_records(path, stream=None):
         StudyError: a line before the last is not a JSON object (names the
             file and line).
     """
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        lines = f.read().split('\n')
-    while lines and not lines[-1].strip():
-        lines.pop()
-    records = []
-    for number, line in enumerate(lines, 1):
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError('not an object')
-        except ValueError as err:
-            if number == len(lines):
-                print("warning: {}:{}: an incomplete last line is left out "
-                      "({})".format(path, number, err),
-                      file=stream or sys.stderr)
-                break
-            raise StudyError('{}:{}: not a JSON record ({})'.format(
-                path, number, err)) from err
-        records.append(record)
-    return records
+    try:
+        return read_json_lines(path, stream)
+    except RecordsError as err:
+        raise StudyError(str(err)) from err
 
 
 def append_records(path, records):

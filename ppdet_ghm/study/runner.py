@@ -32,6 +32,7 @@ import time
 import yaml
 
 from ..data.noise import NoiseError, write_noisy_annotations
+from ..records import EVAL_RECORDS
 from .records import RECORDS_FILE, append_records, finished_runs, read_records
 from .spec import StudyError
 
@@ -315,7 +316,7 @@ def _run_records(study, run, fingerprint, run_dir, returncode, seconds):
     base = {'study': study.name, 'run': run.name, 'variant': run.variant,
             'noise': run.noise, 'seed': run.seed, 'fingerprint': fingerprint,
             'run_minutes': seconds / 60.0, 'machine': machine_description()}
-    path = os.path.join(run_dir, 'train', 'eval_records.jsonl')
+    path = os.path.join(run_dir, 'train', EVAL_RECORDS)
     evals = read_records(path) if os.path.exists(path) else []
     if returncode == 0 and evals and evals[-1].get('epoch') == study.epochs:
         return [dict(record, status='ok', **base) for record in evals]

@@ -15,6 +15,7 @@ if BENCHMARKS not in sys.path:  # a folder of scripts importing each other
     sys.path.insert(0, BENCHMARKS)
 import bench_variants  # noqa: E402
 from bench_jobs import head_outputs  # noqa: E402
+from ppdet_ghm.modeling import neck_features  # noqa: E402
 
 
 def assert_same(got, expected):
@@ -35,7 +36,7 @@ def test_head_outputs_are_the_heads_own(variant, head):
         (1, 3, 64, 64)).astype('float32'))
     model.eval()
     with paddle.no_grad():
-        feats = model.neck(model.backbone({'image': image}))
+        feats = neck_features(model, {'image': image})
         expected = model.head(feats)   # eval mode: the raw outputs
         assert_same(head_outputs(model.head, feats), expected)
         if hasattr(model.head, 'predict'):

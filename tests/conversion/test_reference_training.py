@@ -1,5 +1,5 @@
-"""The R50 GHM training config trains what mmdetection's RetinaNet-GHM trains
-(issue 19): the same 162 tensors, each at lr x1 with the optimizer's weight
+"""The R50 GHM training config trains what mmdetection's RetinaNet-GHM trains:
+the same 162 tensors, each at lr x1 with the optimizer's weight
 decay 1e-4.  The reference side is derived from mmdetection's architecture
 (tests/conversion/torch_checkpoint_writer.py, independently of the model) and
 its training rules: ``frozen_stages=1`` freezes the stem and stage 1,

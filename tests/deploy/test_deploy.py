@@ -328,7 +328,7 @@ def test_paddle2onnx_still_converts_the_nms_wrongly(exported, tiny_data, tmp_pat
     import paddle2onnx
     import onnxruntime
 
-    from ppdet_ghm.compat import pir_json_float_interp_scales
+    from ppdet_ghm.deploy.pir_json import pir_json_float_interp_scales
     from ppdet_ghm.deploy.preprocess import pad_batch, preprocess
     model_dir = exported[2]
     with open(os.path.join(model_dir, 'model.json')) as f:

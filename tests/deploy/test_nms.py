@@ -29,12 +29,19 @@ def test_equals_the_kernel_to_the_bit(keep_top_k, nms_threshold):
     rng = np.random.default_rng([keep_top_k + 1, int(nms_threshold * 10)])
     for case in range(12):
         boxes, scores = _random_case(rng, case)
+        settings = dict(score_threshold=0.05, nms_threshold=nms_threshold,
+                        keep_top_k=keep_top_k)
+        # one signature for both: the same keywords give the same rows
         expected, _, _ = kernel_nms(paddle.to_tensor(boxes[None]),
-                                    paddle.to_tensor(scores[None]), 0.05,
-                                    keep_top_k, nms_threshold)
-        ours = multiclass_nms(boxes, scores, 0.05, nms_threshold, keep_top_k)
+                                    paddle.to_tensor(scores[None]), **settings)
+        ours = multiclass_nms(boxes, scores, **settings)
         assert ours.dtype == np.float32
         np.testing.assert_array_equal(ours, expected.numpy().reshape(-1, 6))
+
+
+def _settings(keep_top_k, score_threshold=0.05):
+    return dict(score_threshold=score_threshold, nms_threshold=0.5,
+                keep_top_k=keep_top_k)
 
 
 def test_suppression_by_hand():
@@ -43,26 +50,35 @@ def test_suppression_by_hand():
     # class 0: IoU(box 0, box 1) = 0.81 > 0.5; class 1: box 3 = box 0
     scores = np.array([[0.9, 0.8, 0.7, 0.01],
                        [0.2, 0.0, 0.0, 0.6]], np.float32)
-    rows = multiclass_nms(boxes, scores, 0.05, 0.5, -1)
+    rows = multiclass_nms(boxes, scores, **_settings(-1))
     np.testing.assert_array_equal(
         rows[:, :2], np.array([[0, 0.9], [0, 0.7], [1, 0.6]], np.float32))
     np.testing.assert_array_equal(rows[:, 2:], boxes[[0, 2, 3]])
     # keep_top_k 2: the best two of 0.9, 0.7, 0.6
     np.testing.assert_array_equal(
-        multiclass_nms(boxes, scores, 0.05, 0.5, 2)[:, :2],
+        multiclass_nms(boxes, scores, **_settings(2))[:, :2],
         np.array([[0, 0.9], [0, 0.7]], np.float32))
     # keep_top_k 2 of 0.9, 0.7 and class 1's 0.95: rows in class order
     scores[1, 3] = 0.95
     np.testing.assert_array_equal(
-        multiclass_nms(boxes, scores, 0.05, 0.5, 2)[:, :2],
+        multiclass_nms(boxes, scores, **_settings(2))[:, :2],
         np.array([[0, 0.9], [1, 0.95]], np.float32))
-    assert multiclass_nms(boxes, scores, 0.99, 0.5, -1).shape == (0, 6)
+    assert multiclass_nms(boxes, scores, **_settings(-1, 0.99)).shape == (0, 6)
+
+
+def test_settings_are_keyword_only():
+    boxes, scores = np.zeros((1, 4), np.float32), np.zeros((1, 1), np.float32)
+    with pytest.raises(TypeError):
+        multiclass_nms(boxes, scores, 0.05, 0.5, -1)
+    with pytest.raises(TypeError):
+        kernel_nms(paddle.to_tensor(boxes[None]), paddle.to_tensor(scores[None]),
+                   0.05, -1, 0.5)
 
 
 def test_shapes_that_do_not_fit_are_named():
     with pytest.raises(ValueError, match=r'expected boxes \(K, 4\) and scores '
                        r'\(C, K\), got \(3, 4\) and \(2, 4\)'):
-        multiclass_nms(np.zeros((3, 4)), np.zeros((2, 4)), 0.05, 0.5, -1)
+        multiclass_nms(np.zeros((3, 4)), np.zeros((2, 4)), **_settings(-1))
 
 
 def test_settings_are_checked_by_key():

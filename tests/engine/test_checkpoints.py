@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ppdet_ghm.engine import install_atomic_checkpoints, latest_checkpoint
+from ppdet_ghm.engine import atomic_checkpoints, latest_checkpoint
 from ppdet_ghm.engine.checkpoints import _atomic
 
 
@@ -41,12 +41,12 @@ def test_interrupted_save_leaves_the_previous_checkpoint_intact(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['4.pdopt', '4.pdparams']  # no temp files
 
 
-def test_install_atomic_checkpoints_is_idempotent():
+def test_atomic_checkpoints_only_within_the_block():
     import ppdet.engine.callbacks as callbacks
-    install_atomic_checkpoints()
-    wrapped = callbacks.save_model
-    install_atomic_checkpoints()
-    assert callbacks.save_model is wrapped and hasattr(wrapped, 'original')
+    original = callbacks.save_model
+    with atomic_checkpoints():
+        assert callbacks.save_model.__name__ == 'atomic_save_model'
+    assert callbacks.save_model is original
 
 
 def test_latest_checkpoint(tmp_path):

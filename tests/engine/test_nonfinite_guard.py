@@ -125,8 +125,7 @@ def test_nan_loss_ends_the_train_tool_with_exit_2_and_the_last_checkpoint(
     assert_loadable_checkpoint(os.path.join(out, '0'))
 
 
-def test_nan_loss_with_skip_skips_steps_then_gives_up(tmp_path, tiny_data, capfd,
-                                                      keep_signal_handlers):
+def test_nan_loss_with_skip_skips_steps_then_gives_up(tmp_path, tiny_data, capfd):
     cfg = write_tiny_config(tmp_path / 'run.yml', tiny_data, tmp_path / 'out',
                             epoch=6, extra=EXPLODING_LR + 'nonfinite_loss: skip\n')
     with pytest.raises(NonFiniteLossError, match='{} consecutive steps had a '

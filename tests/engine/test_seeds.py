@@ -2,13 +2,10 @@
 trains bit-identically, another seed shuffles the data otherwise."""
 import os
 
-import pytest
 from tiny_demo import write_tiny_config
 
 from ppdet_ghm.engine import load_config, train
 from ppdet_ghm.engine.training import SEED_EPOCH_STRIDE, data_order_epoch
-
-pytestmark = pytest.mark.usefixtures('keep_signal_handlers')
 
 
 def _train(tmp_path, data, name, seed):

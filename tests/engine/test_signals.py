@@ -23,7 +23,7 @@ def test_signal_inside_a_pylayer_backward_is_held_until_the_step_ends():
     from paddle.autograd import PyLayer
 
     from ppdet_ghm.engine import (PendingSignalCheck, TrainingInterrupted,
-                                  install_signal_handlers)
+                                  interrupting_signals)
 
     class SignalInBackward(PyLayer):
         @staticmethod
@@ -36,8 +36,7 @@ def test_signal_inside_a_pylayer_backward_is_held_until_the_step_ends():
             return grad * 2
 
     previous = signal.getsignal(signal.SIGTERM)
-    try:
-        install_signal_handlers()
+    with interrupting_signals():
         x = paddle.ones([3])
         x.stop_gradient = False
         SignalInBackward.apply(x).sum().backward()   # completes
@@ -52,8 +51,7 @@ def test_signal_inside_a_pylayer_backward_is_held_until_the_step_ends():
             os.kill(os.getpid(), signal.SIGTERM)
             for _ in range(1000):                    # let the handler run
                 time.sleep(0.001)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    assert signal.getsignal(signal.SIGTERM) is previous   # restored
 
 
 @pytest.mark.parametrize('signum, code', [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

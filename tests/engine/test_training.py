@@ -13,8 +13,6 @@ from ppdet_ghm.data import DatasetError
 from ppdet_ghm.engine import NonFiniteLossError, TrainResult, train
 from ppdet_ghm.utils import ConfigError
 
-pytestmark = pytest.mark.usefixtures('keep_signal_handlers')
-
 
 @pytest.fixture
 def data(tiny_data):
@@ -39,6 +37,32 @@ def test_train_from_python_logs_per_rank_and_saves_atomically(tmp_path, data):
                      'model_final.pdparams']
     with open(os.path.join(out, 'loss_rank0.jsonl')) as f:
         assert len(f.read().splitlines()) == 4   # 8 images / batch 2
+
+
+def _process_state():
+    """What train() changes while it runs: Paddle's single-process loader,
+    ppdet's save_model, the SIGTERM/SIGINT handlers."""
+    import signal
+
+    import ppdet.engine.callbacks as callbacks
+    from paddle.io.dataloader import dataloader_iter
+    cls = dataloader_iter._DataLoaderIterSingleProcess
+    return (cls._thread_loop, cls.__next__, callbacks.save_model,
+            signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
+
+
+def test_train_leaves_paddle_ppdet_and_the_process_as_they_were(tmp_path, data):
+    from ppdet_ghm.engine import create_trainer
+    before = _process_state()
+    create_trainer(load(tmp_path, data)[0], 'train')  # as a notebook would
+    assert _process_state() == before
+    train(load(tmp_path, data)[0])
+    assert _process_state() == before
+    (tmp_path / 'nan').mkdir()
+    cfg, _ = load(tmp_path / 'nan', data, epoch=3, extra=EXPLODING_LR)
+    with pytest.raises(NonFiniteLossError):
+        train(cfg)
+    assert _process_state() == before     # also after an error
 
 
 def test_nonfinite_loss_is_raised_naming_the_latest_checkpoint(tmp_path, data):

@@ -227,7 +227,6 @@ def test_fingerprints_follow_the_data_not_its_location(tmp_path, tiny_data):
     assert len({run_fingerprint(here, r) for r in here.runs()}) == 4
 
 
-@pytest.mark.usefixtures('keep_signal_handlers')
 def test_images_emptied_by_the_noise_train_as_background(tmp_path, tiny_data):
     from ppdet.data.source.coco import COCODataSet
 

@@ -232,8 +232,7 @@ def test_train_refuses_a_truncated_jpeg_naming_it(tmp_path, damaged_data):
         train_in_process(tiny_config(str(tmp_path), damaged_data))
 
 
-def test_train_skips_a_missing_image_with_a_warning(tmp_path, damaged_data, capsys,
-                                                    keep_signal_handlers):
+def test_train_skips_a_missing_image_with_a_warning(tmp_path, damaged_data, capsys):
     os.remove(os.path.join(damaged_data, 'train', '000003.jpg'))
     train_in_process(tiny_config(str(tmp_path), damaged_data))
     assert "warning: TrainDataset: image id 3: no file '{}'".format(
@@ -268,7 +267,7 @@ def test_eval_refuses_weights_of_another_architecture(trained, override, listed)
     assert 'different architecture or num_classes' in message
 
 
-def test_resume_from_a_truncated_checkpoint_names_it(trained, keep_signal_handlers):
+def test_resume_from_a_truncated_checkpoint_names_it(trained):
     tmp, config, weights, _ = trained
     bad = os.path.join(tmp, 'bad_resume')
     _truncated_copy(weights + '.pdparams', bad + '.pdparams')
@@ -284,8 +283,3 @@ def test_resume_from_a_truncated_checkpoint_names_it(trained, keep_signal_handle
     with pytest.raises(WeightsError, match='no optimizer state'):
         train_in_process(config, resume=bad)
 
-
-def test_analyze_learning_refuses_negative_steps_in_one_line(capsys, monkeypatch):
-    assert tool_error(monkeypatch, capsys, 'analyze_learning', '-c', DEMO_CONFIG,
-                      '--steps', '-1') == \
-        'error: --steps: expected an integer >= 0, got -1'

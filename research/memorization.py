@@ -2,7 +2,7 @@
 evaluation set, the demo detector.  A setup that cannot fit four images to
 box AP >= 0.9 has a bug (or an optimizer that does not suit it).
 
-Used by ``tests/learning/test_memorization.py`` and ``tools/memorize.py``;
+Used by ``research/tests/test_memorization.py`` and ``research/tools/memorize.py``;
 docs/learning.md has what each setup needs and why.
 """
 import os
@@ -10,7 +10,7 @@ import os
 __all__ = ['CASES', 'NUM_IMAGES', 'IMAGE_SIZE', 'DEMO_CONFIG', 'SGD',
            'make_memorization_data', 'write_memorization_config']
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 DEMO_CONFIG = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_demo.yml')
 NUM_IMAGES = 4        # one batch: every step sees every image
 IMAGE_SIZE = 96       # demo images, a little smaller: ~0.25 s a step here
@@ -39,8 +39,8 @@ CASES = {
 def make_memorization_data(data_dir):
     """The ``NUM_IMAGES`` training images (and one unused val image) of the
     check, written once to ``data_dir``; returns ``data_dir``."""
-    from ..data.demo_dataset import (dataset_params, existing_params,
-                                     generate_demo_dataset)
+    from ppdet_ghm.data.demo_dataset import (
+        dataset_params, existing_params, generate_demo_dataset)
     if existing_params(data_dir) != dataset_params(NUM_IMAGES, 1, IMAGE_SIZE,
                                                    SEED):
         generate_demo_dataset(data_dir, num_train=NUM_IMAGES, num_val=1,

@@ -4,7 +4,8 @@ import paddle
 from ppdet.modeling.heads.retina_head import RetinaFeat
 from ppdet.modeling.losses import FocalLoss, SmoothL1Loss
 
-from ppdet_ghm.analysis.level_gradients import level_gradient_stats, pre_clip_gradient_norm
+from ppdet_ghm.modeling.retina_head import class_loss
+from research.level_gradients import level_gradient_stats, pre_clip_gradient_norm
 from ppdet_ghm.losses import GHMCLoss, GHMRLoss
 from ppdet_ghm.modeling import (GHMRetinaAnchorGenerator, GHMRetinaAssigner,
                                 GHMRetinaHead, GHMRetinaPostProcess)
@@ -53,8 +54,8 @@ def test_statistics_match_autograd_and_leave_the_ghm_state_alone():
         end = start + x.shape[1]
         x = x.detach()
         x.stop_gradient = False
-        loss = head.class_loss(x, labels[:, start:end], weights[:, start:end],
-                               num_pos, loss=focal)
+        loss = class_loss(focal, x, labels[:, start:end], weights[:, start:end],
+                          num_pos)
         grad = paddle.grad(loss, x)[0].abs().numpy()[0]
         lab = labels.numpy()[0, start:end]
         valid = weights.numpy()[0, start:end] > 0
@@ -99,7 +100,7 @@ def test_pre_clip_gradient_norm_is_the_global_l2_norm():
 
 
 def test_probe_table_counts_clipped_steps_and_shows_the_positives_share():
-    from ppdet_ghm.analysis.learning_probe import format_probe
+    from research.learning_probe import format_probe
     stats = {'levels': ['P3', 'P4'], 'num_pos': [3, 1],
              'focal': {'loss': [1.0, 2.0], 'pos_grad_mean': [0.5, 0.25],
                        'pos_grad_sum': [3.0, 1.0], 'neg_grad_sum': [1.0, 3.0],
@@ -116,3 +117,18 @@ def test_probe_table_counts_clipped_steps_and_shows_the_positives_share():
     other = [l for l in lines if "other classes' share" in l]
     assert len(other) == 1 and other[0].split()[-2:] == ['0.125', '0.5']
     assert [l.split()[-2:] for l in lines if l.strip().startswith('sl1')] == [['0.01', '0.02']]
+
+
+def test_analyze_learning_refuses_negative_steps_in_one_line(capsys):
+    import os
+
+    import pytest
+
+    from research.tools import analyze_learning
+    config = os.path.join(os.path.dirname(__file__), '..', '..', 'configs', 'demo',
+                          'retinanet_ghm_demo.yml')
+    with pytest.raises(SystemExit) as info:
+        analyze_learning.main(['-c', config, '--steps', '-1'])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        'error: --steps: expected an integer >= 0, got -1'

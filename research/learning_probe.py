@@ -12,8 +12,9 @@ Used by ``tools/analyze_learning.py``; the numbers are in docs/learning.md.
 import numpy as np
 import paddle
 
-from ..losses import GHMCLoss, GHMRLoss
-from .level_gradients import level_gradient_stats, pre_clip_gradient_norm
+from ppdet_ghm.losses import GHMCLoss, GHMRLoss
+from ppdet_ghm.modeling import neck_features
+from research.level_gradients import level_gradient_stats, pre_clip_gradient_norm
 
 __all__ = ['default_probes', 'probe_training', 'format_probe']
 
@@ -40,8 +41,7 @@ def default_probes(head):
 
 def _forward_outputs(model, data):
     with paddle.no_grad():
-        feats = model.neck(model.backbone(data))
-        return model.head.predict(feats)
+        return model.head.predict(neck_features(model, data))
 
 
 def probe_training(trainer, steps, probe_steps, probes=None):

@@ -18,7 +18,8 @@ training.  Used by ``tools/analyze_learning.py``.
 """
 import paddle
 
-from ..losses.ghm_base import GHMLossBase
+from ppdet_ghm.losses.ghm_base import GHMLossBase
+from ppdet_ghm.modeling.retina_head import box_loss, class_loss
 
 __all__ = ['level_gradient_stats', 'pre_clip_gradient_norm']
 
@@ -104,8 +105,8 @@ def level_gradient_stats(head, head_outputs, inputs, class_losses,
             stats = {'loss': [], 'pos_grad_mean': [], 'pos_grad_sum': [],
                      'neg_grad_sum': [], 'other_class_grad_sum': []}
             for x, _, lab, lw, _, _, pos, neg, pa in groups:
-                value, grad = _grad_of(lambda v: head.class_loss(
-                    v, lab, lw, num_pos, loss=loss), x)
+                value, grad = _grad_of(lambda v: class_loss(
+                    loss, v, lab, lw, num_pos), x)
                 grad = grad.abs()
                 pos_sum = float((grad * pos).sum())
                 stats['loss'].append(value)
@@ -119,8 +120,8 @@ def level_gradient_stats(head, head_outputs, inputs, class_losses,
         for name, loss in box_losses.items():
             stats = {'loss': [], 'pos_grad_mean': []}
             for _, d, _, _, tgt, bw, _, _, pa in groups:
-                value, grad = _grad_of(lambda v: head.box_loss(
-                    v, tgt, bw, num_pos, loss=loss), d)
+                value, grad = _grad_of(lambda v: box_loss(
+                    loss, v, tgt, bw, num_pos), d)
                 stats['loss'].append(value)
                 stats['pos_grad_mean'].append(
                     float((grad.abs() * pa.unsqueeze(-1)).sum())

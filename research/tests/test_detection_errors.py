@@ -1,4 +1,4 @@
-"""ppdet_ghm.analysis.detection_errors: detection types and class confusion."""
+"""research.detection_errors: detection types and class confusion."""
 import json
 import os
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from ppdet_ghm.analysis.detection_errors import (
+from research.detection_errors import (
     box_iou_xywh, class_confusion, classify_detections, error_breakdown,
     load_detection_pair, objects_by_size, summarize)
 
@@ -117,16 +117,16 @@ def test_tool_prints_both_tables_and_fails_in_one_line(tmp_path):
     dets = tmp_path / 'bbox.json'
     dets.write_text(json.dumps(DETS))
     assert 'class of the detections' in summarize(str(gt), str(dets))
-    tool = os.path.join(ROOT, 'tools', 'analyze_detections.py')
+    tool = [sys.executable, '-m', 'research.tools.analyze_detections']
     out = tmp_path / 'errors.md'
-    proc = subprocess.run([sys.executable, tool, '--gt', str(gt), '--dets', str(dets),
-                           '--score_thr', '0.5', '--output', str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(tool + ['--gt', str(gt), '--dets', str(dets),
+                                  '--score_thr', '0.5', '--output', str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert '| a | 2 | 1 |' in out.read_text()
     assert '| 16-24 | 1 | 1.00 | 0.00 | 1.00 |' in out.read_text()
-    proc = subprocess.run([sys.executable, tool, '--gt', str(gt), '--dets',
-                           str(tmp_path / 'none.json')],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(tool + ['--gt', str(gt), '--dets',
+                                  str(tmp_path / 'none.json')],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith('error: detections: cannot read')

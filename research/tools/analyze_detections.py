@@ -3,15 +3,14 @@ mislocated boxes and background per score interval, and which class the
 detections on each object carry.
 
     python tools/eval.py -c CONFIG -o weights=W --output_eval DIR
-    python tools/analyze_detections.py --gt ANNOTATIONS.json --dets DIR/bbox.json \
+    python -m research.tools.analyze_detections --gt ANNOTATIONS.json --dets DIR/bbox.json \
         [--score_thr 0.4] [--iou_thr 0.5] [--output FILE.md]
 """
 import argparse
 import os
 
-from _common import fail
-
-from ppdet_ghm.analysis.detection_errors import summarize
+from ppdet_ghm.engine.cli import fail
+from research.detection_errors import summarize
 
 
 def main(argv=None):
@@ -20,7 +19,8 @@ def main(argv=None):
     parser.add_argument('--dets', required=True, help='COCO results json (bbox.json)')
     parser.add_argument('--score_thr', type=float, default=0.4,
                         help='lowest score in the class-confusion table')
-    parser.add_argument('--iou_thr', type=float, default=0.5)
+    parser.add_argument('--iou_thr', type=float, default=0.5,
+                        help='IoU at which a detection matches an object')
     parser.add_argument('--output', default=None, help='also write the tables here')
     args = parser.parse_args(argv)
     if not 0 < args.iou_thr <= 1:

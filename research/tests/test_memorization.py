@@ -5,24 +5,22 @@ This is the end-to-end check that nothing else in the suite makes: data
 path, assignment, losses, optimizer, lr schedule, clipping, the GHM EMA over
 many steps, post-processing and COCO evaluation together.  Each case runs
 ``tools/train.py --eval`` on the demo detector with the setup's own lr and
-number of steps (``ppdet_ghm.analysis.memorization.CASES``: GHM-C + GHM-R
+number of steps (``research.memorization.CASES``: GHM-C + GHM-R
 3e-4 x 200 steps, the two others 2e-3 x 100); docs/learning.md says why.
 """
 import os
-import re
 import subprocess
 import sys
 import time
 
 import pytest
 
-from ppdet_ghm.analysis.memorization import (CASES, make_memorization_data,
+from ppdet_ghm.records import read_json_lines
+from research.memorization import (CASES, make_memorization_data,
                                              write_memorization_config)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 MIN_AP = 0.9
-_AP = re.compile(r'Average Precision\s+\(AP\) @\[ IoU=0\.50:0\.95 \| area=\s*all '
-                 r'\| maxDets=100 \] = ([-.\d]+)')
 
 
 @pytest.fixture(scope='module')
@@ -43,8 +41,9 @@ def test_memorizes_a_handful_of_images(case, few_images, tmp_path):
         timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
-    aps = [float(v) for v in _AP.findall(log)]
-    assert aps, 'no evaluation in the log:\n' + log[-3000:]
+    evals = read_json_lines(str(tmp_path / 'out' / case / 'eval_records.jsonl'))
+    assert evals, 'no evaluation record:\n' + log[-3000:]
+    aps = [e['bbox']['AP'] for e in evals]
     print('{}: box AP {:.3f} after {} steps at lr {} in {:.0f} s'.format(
         case, aps[-1], steps, lr, time.time() - start))
     assert aps[-1] >= MIN_AP, '{}: box AP {:.3f} < {} after {} steps'.format(

@@ -1,6 +1,6 @@
 """Why a loss learns fast or slowly: per-level gradients sent to the positives.
 
-    python tools/analyze_learning.py -c CONFIG [--steps 100] \
+    python -m research.tools.analyze_learning -c CONFIG [--steps 100] \
         [--probe_at 0 50 100] [--output FILE.json] [-o key=value ...]
 
 Trains the config's model for --steps iterations exactly as the Trainer does
@@ -13,19 +13,21 @@ mean |dL/dd| per positive box coordinate. Prints tables, writes the JSON.
 import json
 import os
 
-from _common import (ArgsParser, check_datasets, fail, load_tool_config,
-                     make_trainer)
-
-from ppdet_ghm.analysis.learning_probe import format_probe, probe_training
+from ppdet_ghm import engine
+from ppdet_ghm.data import DatasetError
+from ppdet_ghm.engine.cli import ArgsParser, fail
+from ppdet_ghm.utils import ConfigError
+from research.learning_probe import format_probe, probe_training
 
 
 def parse_args(argv=None):
     parser = ArgsParser()
-    parser.add_argument('--steps', type=int, default=100)
+    parser.add_argument('--steps', type=int, default=100,
+                        help='training iterations')
     parser.add_argument('--probe_at', type=int, nargs='+', default=None,
                         help='iterations to probe (default: 0, steps/2, steps)')
     parser.add_argument('--output', default=None, help='JSON file to write')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0, help='random seed')
     return parser.parse_args(argv)
 
 
@@ -33,11 +35,15 @@ def main(argv=None):
     args = parse_args(argv)
     if args.steps < 0:
         fail('--steps: expected an integer >= 0, got {}'.format(args.steps))
-    cfg = load_tool_config(args)
     from ppdet.engine import set_random_seed
-    set_random_seed(args.seed)
-    check_datasets(cfg, 'TrainDataset')
-    trainer = make_trainer(cfg, 'train')
+    try:
+        cfg = engine.load_config(args.config, args.opt)
+        engine.select_device(cfg)
+        set_random_seed(args.seed)
+        engine.check_datasets(cfg, 'TrainDataset')
+        trainer = engine.create_trainer(cfg, 'train')
+    except (ConfigError, DatasetError) as err:
+        fail(err)
     probe_at = args.probe_at or [0, args.steps // 2, args.steps]
     record = probe_training(trainer, args.steps, probe_at)
     print(format_probe(record))
