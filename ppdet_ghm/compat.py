@@ -166,8 +166,11 @@ def restart_train_loader(loader, epoch, before_start=None):
     sampler = getattr(loader, '_batch_sampler', None)
     if not hasattr(sampler, 'set_epoch'):
         return False
-    restart_loader_iterator(loader, before_start=lambda: (
-        sampler.set_epoch(epoch), before_start and before_start()))
+    def set_epoch_then(before=before_start):
+        sampler.set_epoch(epoch)
+        if before is not None:
+            before()
+    restart_loader_iterator(loader, before_start=set_epoch_then)
     return True
 
 
