@@ -54,7 +54,9 @@ def summarize(study, records):
         minutes}, ``failed`` {seed: error}, ``AP`` and the other
         :data:`METRICS` as {values, n, mean, std}, ``minutes``,
         ``delta`` (paired, to the baseline at the same noise level) and
-        ``drop`` (paired, from the reference noise level)); ``curves``
+        ``drop`` (paired, from the reference noise level), ``drop_delta``
+        (paired: this drop minus the baseline's drop at the same level));
+        ``curves``
         {key: [{epoch, n, minutes, AP, AP_std}]}; ``runs`` {total, finished};
         ``machines`` {machine description: finished runs} (where the
         minutes were measured; 'not recorded' for records without one).
@@ -116,6 +118,13 @@ def summarize(study, records):
         row['drop'] = None if not study.reference_noise \
             or level == study.reference_noise \
             else dict(_paired(ap, index[ref]['AP']['values']), to=ref)
+    for row in rows:
+        # does this variant lose more or less than the baseline to the noise
+        base = index.get(study.baseline + '@' + (row['noise'] or ''))
+        row['drop_delta'] = None if row['drop'] is None or row['variant'] == \
+            study.baseline or base is None or base['drop'] is None else dict(
+                _paired(row['drop']['values'], base['drop']['values']),
+                to=base['key'])
     return {'study': study.name, 'epochs': study.epochs,
             'baseline': study.baseline, 'reference_noise': study.reference_noise,
             'seeds': list(study.seeds), 'rows': rows, 'curves': curves,
@@ -168,13 +177,17 @@ def results_table(summary):
     drops = [row for row in summary['rows'] if row['drop'] is not None]
     if drops:
         lines += ['', '| variant | noise | box AP | drop from {} (paired) | '
-                  'drop per seed |'.format(summary['reference_noise']),
-                  '|---|---|---:|---:|---|']
+                  'drop per seed | drop − {}\'s drop (paired) | per seed |'.format(
+                      summary['reference_noise'], summary['baseline']),
+                  '|---|---|---:|---:|---|---:|---|']
         for row in drops:
-            lines.append('| {} | {} | {} | {} | {} |'.format(
+            lines.append('| {} | {} | {} | {} | {} | {} | {} |'.format(
                 row['label'].split(' @ ')[0], row['noise'], _pm(row['AP']),
-                _pm(row['drop'], signed=True), _each(row['drop'],
-                                                     signed=True)))
+                _pm(row['drop'], signed=True), _each(row['drop'], signed=True),
+                '—' if row.get('drop_delta') is None
+                else _pm(row['drop_delta'], signed=True),
+                '' if row.get('drop_delta') is None
+                else _each(row['drop_delta'], signed=True)))
     failures = [(row['key'], s, e) for row in summary['rows']
                 for s, e in sorted(row['failed'].items())]
     if failures:

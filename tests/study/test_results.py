@@ -78,6 +78,10 @@ def test_drops_are_paired_from_the_reference_level(study, records):
     assert drop['mean'] == pytest.approx(-0.10)
     assert rows['ghm@wrong']['drop']['mean'] == pytest.approx(-0.02)
     assert rows['ghm@clean']['drop'] is None
+    # GHM's drop minus FocalLoss' drop, seed by seed
+    versus = rows['ghm@wrong']['drop_delta']
+    assert versus['to'] == 'fl@wrong' and versus['mean'] == pytest.approx(0.08)
+    assert rows['fl@wrong']['drop_delta'] is None
 
 
 def test_curves_average_each_evaluation_over_seeds(study, records):
