@@ -24,9 +24,9 @@ def _random_case(rng, case):
 
 
 @pytest.mark.parametrize('keep_top_k', [-1, 1, 7, 60, 1000])
-@pytest.mark.parametrize('nms_threshold', [0.3, 0.5, 0.8])
+@pytest.mark.parametrize('nms_threshold', [-0.1, 0.0, 0.3, 0.5, 0.8])
 def test_equals_the_kernel_to_the_bit(keep_top_k, nms_threshold):
-    rng = np.random.default_rng([keep_top_k + 1, int(nms_threshold * 10)])
+    rng = np.random.default_rng([keep_top_k + 1, round((nms_threshold + 1) * 10)])
     for case in range(12):
         boxes, scores = _random_case(rng, case)
         settings = dict(score_threshold=0.05, nms_threshold=nms_threshold,
