@@ -141,11 +141,23 @@ def test_infer_draws_boxes_into_output_dir(trained, tiny_data):
 def test_export_writes_an_inference_model(trained):
     tmp, config, weights, _ = trained
     out = os.path.join(tmp, 'export')
-    run_tool('export_model.py', '-c', config, '-o', 'weights=' + weights,
-             '--output_dir', out)
+    proc = run_tool('export_model.py', '-c', config, '-o', 'weights=' + weights,
+                    '--output_dir', out)
     files = os.listdir(os.path.join(out, 'tiny'))
     assert 'infer_cfg.yml' in files and 'model.pdiparams' in files
     assert 'model.pdmodel' in files or 'model.json' in files
+    assert "class names from the annotation file '" in proc.stdout
+    # without the annotation file: a --label_list file, said so
+    names = os.path.join(tmp, 'names.txt')
+    with open(names, 'w') as f:
+        f.write('w\nx\ny\nz\n')
+    proc = run_tool('export_model.py', '-c', config, '-o', 'weights=' + weights,
+                    'TestDataset.anno_path=missing.json', '--output_dir', out,
+                    '--label_list', names)
+    assert "class names from the label list '{}'".format(names) in proc.stdout
+    import yaml
+    with open(os.path.join(out, 'tiny', 'infer_cfg.yml')) as f:
+        assert yaml.safe_load(f)['label_list'] == ['w', 'x', 'y', 'z']
 
 
 def test_train_offline_pretrain_download_says_how_to_pass_a_file(trained):
