@@ -11,9 +11,9 @@ import numpy as np
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 
-# PaddleDetection's FPN: P6 from P5 with a ReLU before P7 (ours, as the
-# reference detector: P6 from C5, a 2048 -> 256 conv, 4.1M more weights).
-PPDET_FPN = {'FPN': {'use_c5': False, 'relu_before_extra_convs': True}}
+# PaddleDetection's FPN settings: P6 from P5 with a ReLU before P7 (ours, as
+# the reference detector: P6 from C5, a 2048 -> 256 conv, 4.1M more weights).
+PPDET_FPN = {'GHMRetinaFPN': {'use_c5': False, 'relu_before_extra_convs': True}}
 
 # PaddleDetection's BatchNorm and tower-bias training on our side too, so
 # that the comparison is of the heads and losses (our configs train the BN
@@ -38,7 +38,8 @@ BASELINE = 'ppdet_fl'
 TINY_OVERRIDES = {
     'ResNet': {'depth': 18},
     'FrozenStatsResNet': {'depth': 18},
-    'FPN': {'out_channel': 16},
+    'FPN': {'out_channel': 16},             # PaddleDetection's RetinaNet
+    'GHMRetinaFPN': {'out_channel': 16},    # ours
     'RetinaFeat': {'feat_in': 16, 'feat_out': 16, 'num_convs': 1},
 }
 

@@ -13,14 +13,15 @@ DEMO_CONFIG = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_demo.yml')
 # and a one-conv head tower without GroupNorm (which needs >= 32 channels);
 # head, loss and post-process settings stay those of the config under test.
 TINY_MODEL = {
-    'FPN': {'out_channel': 16},
+    'GHMRetinaFPN': {'out_channel': 16},
+    'FPN': {'out_channel': 16},         # PaddleDetection's, in its peer config
     'RetinaFeat': {'feat_in': 16, 'feat_out': 16, 'num_convs': 1,
                    'norm_type': None},
 }
 
 
 def tiny_model_options():
-    """:data:`TINY_MODEL` as ``-o`` options (``['FPN.out_channel=16', ...]``)."""
+    """:data:`TINY_MODEL` as ``-o`` options (``['GHMRetinaFPN.out_channel=16', ...]``)."""
     return ['{}.{}={}'.format(block, key, 'null' if value is None else value)
             for block, options in TINY_MODEL.items()
             for key, value in options.items()]

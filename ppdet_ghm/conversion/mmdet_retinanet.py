@@ -138,11 +138,12 @@ def reference_architecture_problems(model):
         problems.append('neck is {}, expected ppdet FPN'.format(
             type(neck).__name__))
     else:
-        expect('FPN.norm_type', neck.norm_type, None, 'plain convs')
-        expect('FPN.has_extra_convs', neck.has_extra_convs, True,
+        block = type(neck).__name__      # FPN or GHMRetinaFPN: same layers
+        expect(block + '.norm_type', neck.norm_type, None, 'plain convs')
+        expect(block + '.has_extra_convs', neck.has_extra_convs, True,
                'P6/P7 are convs')
-        expect('FPN.use_c5', neck.use_c5, True, 'P6 from C5')
-        expect('FPN.relu_before_extra_convs', neck.relu_before_extra_convs,
+        expect(block + '.use_c5', neck.use_c5, True, 'P6 from C5')
+        expect(block + '.relu_before_extra_convs', neck.relu_before_extra_convs,
                False, 'no ReLU before the P7 conv')
     if not isinstance(head, GHMRetinaHead):
         problems.append('head is {}, expected GHMRetinaHead'.format(

@@ -310,13 +310,13 @@ def test_a_module_prefix_is_stripped(r50):
 def test_a_model_unlike_the_reference_is_refused():
     overrides = copy.deepcopy(TINY_OVERRIDES)
     overrides['FrozenStatsResNet']['variant'] = 'd'
-    overrides['FPN']['relu_before_extra_convs'] = True
+    overrides['GHMRetinaFPN']['relu_before_extra_convs'] = True
     _, model = config_and_model(COMPAT.format('r50'), overrides)
     with pytest.raises(ConversionError) as err:
         convert_mmdet_state_dict({}, model)
     message = str(err.value)
     assert "ResNet.variant is 'd', expected 'b'" in message
-    assert 'FPN.relu_before_extra_convs is True, expected False' in message
+    assert 'GHMRetinaFPN.relu_before_extra_convs is True, expected False' in message
 
 
 def test_class_names_compare_in_order_and_ignore_spelling():
