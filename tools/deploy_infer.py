@@ -4,7 +4,7 @@ PaddleDetection code).
     python tools/deploy_infer.py --model_dir output_inference/NAME \
         (--image_file X | --image_dir D) [--backend paddle|onnxruntime]
         [--device cpu|gpu] [--threshold T]
-        [--output_dir OUT] [--batch_size N] [--cpu_threads N] [--enable_onednn]
+        [--output_dir OUT] [--batch_size N] [--cpu_threads N] [--disable_onednn]
         [--run_benchmark [--warmup 3 --repeats 10]]
 
 Writes OUT/<image>.json (detections scoring >= T; T defaults to the export's
@@ -41,8 +41,9 @@ def parse_args(argv=None):
                         help='images per predictor call')
     parser.add_argument('--cpu_threads', type=int, default=None,
                         help='math threads on the CPU (default: the runtime\'s)')
-    parser.add_argument('--enable_onednn', action='store_true',
-                        help='use oneDNN kernels on the CPU (docs/deployment.md)')
+    parser.add_argument('--disable_onednn', action='store_true',
+                        help='run Paddle Inference on the CPU without oneDNN '
+                        '(the default uses it; docs/deployment.md)')
     parser.add_argument('--run_benchmark', action='store_true',
                         help='time preprocess / inference / postprocess per image')
     parser.add_argument('--warmup', type=int, default=3,
@@ -58,7 +59,7 @@ def main(argv=None):
         images = list_infer_images(args.image_file, args.image_dir,
                                    flags=('--image_file', '--image_dir'))
         predictor = create_predictor(args.model_dir, args.backend, args.device,
-                                     args.cpu_threads, args.enable_onednn)
+                                     args.cpu_threads, not args.disable_onednn)
         if args.run_benchmark:
             print(time_predictor(predictor, images, args.batch_size, args.warmup,
                                  args.repeats))

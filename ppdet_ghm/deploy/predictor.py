@@ -1,12 +1,15 @@
 """An exported detector under Paddle Inference or ONNX Runtime: images in,
 detections out.
 
-On a CPU the predictor runs without oneDNN unless asked: in Paddle 3.3.1
-the oneDNN executor cannot convert the ``scale`` attribute (an array of
-doubles) of ``nearest_interp``, the FPN's upsampling in PaddleDetection, and
-``run()`` fails with ``ConvertPirAttribute2RuntimeAttribute not support
-[pir::ArrayAttribute<pir::DoubleAttribute>]`` (docs/deployment.md).
+On a CPU the Paddle Inference predictor uses oneDNN unless told not to.
+Paddle 3.3.1's oneDNN executor cannot convert the ``scale`` attribute (an
+array of doubles) of ``nearest_interp``, the upsampling of PaddleDetection's
+FPN (``run()`` fails with ``ConvertPirAttribute2RuntimeAttribute not
+support [pir::ArrayAttribute<pir::DoubleAttribute>]``); the project's
+``GHMRetinaFPN`` exports without that op.  A model exported with one is
+refused with oneDNN on, naming the op and both ways out (docs/deployment.md).
 """
+import json
 import abc
 import os
 import time
@@ -97,15 +100,17 @@ class DeployPredictor(_Predictor):
         model_dir (str): ``tools/export_model.py``'s output folder.
         device (str): ``'cpu'`` or ``'gpu'``.
         cpu_threads (int or None): CPU math threads.
-        onednn (bool): use oneDNN on the CPU (fails with PaddleDetection's
-            FPN in Paddle 3.3.1; see the module docstring).
+        onednn (bool): use oneDNN on the CPU (default); a program with an
+            interpolation op is refused then (see the module docstring).
 
     """
 
-    def __init__(self, model_dir, device='cpu', cpu_threads=None, onednn=False):
+    def __init__(self, model_dir, device='cpu', cpu_threads=None, onednn=True):
         import paddle.inference as inference
         program, params = model_files(model_dir)
         super().__init__(model_dir)
+        if device == 'cpu' and onednn:
+            _check_onednn_can_run(program, model_dir)
         config = inference.Config(program, params)
         if device == 'gpu':
             config.enable_use_gpu(200, 0)
@@ -189,8 +194,26 @@ class OnnxPredictor(_Predictor):
         return self.session.run(None, feeds)
 
 
+def _check_onednn_can_run(program, model_dir):
+    """:class:`DeployError` for a PIR program with an interpolation op, which
+    Paddle 3.3.1's oneDNN executor cannot run (an old export, or a model with
+    PaddleDetection's FPN)."""
+    if not program.endswith('.json'):
+        return
+    from .pir_json import pir_json_op_names
+    with open(program) as f:
+        interps = sorted({name for name in pir_json_op_names(json.load(f))
+                          if name.endswith('_interp')})
+    if interps:
+        raise DeployError(
+            "--model_dir: '{}' has {} ops, which Paddle 3.3.1's oneDNN cannot "
+            "run (PaddleDetection's FPN upsampling): re-export it with this "
+            "version (GHMRetinaFPN exports without them) or run without oneDNN "
+            "(--disable_onednn)".format(model_dir, ', '.join(interps)))
+
+
 def create_predictor(model_dir, backend='paddle', device='cpu', cpu_threads=None,
-                     onednn=False):
+                     onednn=True):
     """A :class:`DeployPredictor` (``backend='paddle'``) or an
     :class:`OnnxPredictor` (``'onnxruntime'``, CPU only)."""
     if backend == 'paddle':

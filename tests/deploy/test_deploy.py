@@ -261,13 +261,54 @@ def test_a_folder_without_an_export_is_named(tmp_path):
         DeployPredictor(str(tmp_path))
 
 
-def test_onednn_still_fails_on_the_fpn_upsampling(exported, tiny_data):
-    # Paddle 3.3.1's oneDNN executor cannot convert nearest_interp's `scale`
-    # (an array of doubles); the runner therefore disables oneDNN by default.
-    # When an upgrade fixes it, this fails: then make oneDNN the default.
+def test_onednn_gives_the_detections_without_it(exported, tiny_data):
+    # GHMRetinaFPN exports without nearest_interp: oneDNN (the default) runs
     _, _, model_dir, _ = exported
+    images = val_images(tiny_data)
+    with_onednn = DeployPredictor(model_dir).predict(images)
+    without = DeployPredictor(model_dir, onednn=False).predict(images)
+    assert sum(len(d.scores) for d in with_onednn) > 0
+    for a, b in zip(with_onednn, without):
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
+
+
+def test_onednn_still_fails_on_nearest_interp_and_such_a_model_is_named(tmp_path, exported):
+    # Paddle 3.3.1's oneDNN cannot convert nearest_interp's `scale` (an array
+    # of doubles): why GHMRetinaFPN exists.  When an upgrade fixes it, this
+    # fails: then the repeat_interleave export is no longer needed.
+    import shutil
+
+    import paddle
+    import paddle.inference as inference
+    import paddle.nn.functional as F
+
+    class Upsample(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.bias = self.create_parameter([1])    # a params file to load
+
+        def forward(self, x):
+            return F.interpolate(x, scale_factor=2., mode='nearest') + self.bias
+    model = str(tmp_path / 'up' / 'model')
+    paddle.jit.save(paddle.jit.to_static(Upsample(), full_graph=True, input_spec=[
+        paddle.static.InputSpec([1, 3, 4, 4], 'float32', 'x')]), model)
+    config = inference.Config(model + '.json', model + '.pdiparams')
+    config.disable_gpu()
+    config.enable_mkldnn()
+    predictor = inference.create_predictor(config)
+    handle = predictor.get_input_handle(predictor.get_input_names()[0])
+    handle.copy_from_cpu(np.ones((1, 3, 4, 4), np.float32))
     with pytest.raises(NotImplementedError, match='ArrayAttribute<pir::DoubleAttribute>'):
-        DeployPredictor(model_dir, onednn=True).predict(val_images(tiny_data)[:1])
+        predictor.run()
+    # the runner names such a model instead of failing in run()
+    model_dir = str(tmp_path / 'old')
+    shutil.copytree(str(tmp_path / 'up'), model_dir)
+    shutil.copy(os.path.join(exported[2], 'infer_cfg.yml'), model_dir)
+    with pytest.raises(DeployError, match=r"has nearest_interp ops, which Paddle "
+                       r"3.3.1.s oneDNN cannot run .*\(--disable_onednn\)"):
+        DeployPredictor(model_dir)
 
 
 @pytest.mark.parametrize('keep_ratio, target', [(True, [800, 1333]), (False, [96, 80])])
