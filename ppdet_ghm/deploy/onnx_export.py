@@ -3,22 +3,17 @@
 The route that gives the Paddle model's detections (docs/deployment.md):
 export without NMS (``tools/export_model.py --onnx``, which calls this),
 convert the network, and let the runner apply the same NMS
-(:mod:`.nms`).  Two findings with paddle2onnx 2.1.0 and Paddle 3.3.1 shape
-it:
-
-- the FPN's ``nearest_interp`` stores its ``scale`` as doubles, which the
-  converter cannot read; a copy of ``model.json`` with floats (exact for
-  2.0; :func:`.pir_json.pir_json_float_interp_scales`) converts;
-- ``multiclass_nms3`` converts, but its ONNX rows for classes other than 0
-  carry other scores and boxes than Paddle's kernel keeps (class 0 rows
-  agree), so a program with NMS is refused here.
+(:mod:`.nms`).  With paddle2onnx 2.1.0 ``multiclass_nms3`` converts, but
+its ONNX rows for classes other than 0 carry other scores and boxes than
+Paddle's kernel keeps (class 0 rows agree), so a program with NMS is refused
+here.  (The FPN's upsampling exports without ``nearest_interp``, whose
+double-array ``scale`` the converter cannot read: ``GHMRetinaFPN``.)
 """
 import json
 import os
-import tempfile
 
 from .infer_config import DeployError, model_files
-from .pir_json import pir_json_float_interp_scales, pir_json_op_names
+from .pir_json import pir_json_op_names
 
 __all__ = ['ONNX_FILE', 'export_onnx']
 
@@ -50,14 +45,9 @@ def export_onnx(model_dir, opset_version=11):
             "multiclass_nms3 wrongly for classes other than 0, so export "
             "without it: tools/export_model.py --onnx (docs/deployment.md)"
             .format(model_dir))
-    pir_json_float_interp_scales(graph)
     save_file = os.path.join(model_dir, ONNX_FILE)
-    with tempfile.TemporaryDirectory() as tmp:
-        converted = os.path.join(tmp, 'model.json')
-        with open(converted, 'w') as f:
-            json.dump(graph, f)
-        paddle2onnx.export(converted, params, save_file, opset_version=opset_version,
-                           enable_onnx_checker=True)
+    paddle2onnx.export(program, params, save_file, opset_version=opset_version,
+                       enable_onnx_checker=True)
     if not os.path.isfile(save_file):
         raise DeployError('paddle2onnx wrote no {}'.format(save_file))
     return save_file

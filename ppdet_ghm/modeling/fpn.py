@@ -7,13 +7,13 @@ Paddle 3.3.1's oneDNN executor cannot read the ``scale`` attribute of
 paddle2onnx 2.1.0 cannot either; a program built from PaddleDetection's
 ``FPN`` therefore runs on the CPU only with oneDNN off (5-6x slower) and
 fails in PaddleDetection's own deploy client.  Nearest x2 upsampling is a
-copy of each value into a 2x2 block, ``repeat_interleave`` along H and W:
-the same values to the bit, no interpolation op.
+copy of each value into a 2x2 block (unsqueeze, expand, flatten): the same
+values to the bit, no interpolation op.
 
 :class:`GHMRetinaFPN` is ``FPN`` with that upsampling in the static graph
 (what export traces); in dygraph (training, evaluation) it keeps Paddle's
 ``nearest_interp``, whose gradient sums each 2x2 block in another order
-than ``repeat_interleave``'s (they differ in the last bit), so training is
+than the copy's would (they differ in the last bit), so training is
 bit-identical to ``FPN``'s.  Same arguments, layers, parameter names and
 weights (checkpoints, the mmdetection converter and resume are unchanged);
 the configs use it.
@@ -33,7 +33,10 @@ def upsample_nearest_2x(x):
     without the interpolation op when a static graph is being built."""
     if paddle.in_dynamic_mode():
         return F.interpolate(x, scale_factor=2., mode='nearest')
-    return x.repeat_interleave(2, axis=2).repeat_interleave(2, axis=3)
+    # (B, C, H, 1, W, 1) -> (B, C, H, 2, W, 2) -> (B, C, 2H, 2W); not
+    # repeat_interleave, which paddle2onnx 2.1.0 turns into a wrong Tile
+    blocks = x.unsqueeze([3, 5]).expand([-1, -1, -1, 2, -1, 2])
+    return blocks.flatten(2, 3).flatten(3, 4)
 
 
 @register
