@@ -9,7 +9,9 @@ re-implements the few preprocessing operators it lists (numerically as
 PaddleDetection's readers compute them), :mod:`.predictor` wraps the Paddle
 Inference predictor and the ONNX Runtime session, :mod:`.nms` is the NMS
 of a model exported without it, :mod:`.onnx_export` converts with
-paddle2onnx (:mod:`.pir_json` reads and rewrites ``model.json`` for it), :mod:`.outputs` writes JSON and drawn images.
+paddle2onnx (:mod:`.pir_json` reads and rewrites ``model.json`` for it), :mod:`.outputs` writes JSON and drawn images,
+:mod:`.ppdet_client` runs PaddleDetection's own deployment client for
+comparison.
 """
 from .infer_config import DeployError, InferConfig, load_infer_config
 from .predictor import (BACKENDS, DeployPredictor, Detections, OnnxPredictor,

@@ -247,6 +247,22 @@ def test_the_compare_tool_checks_two_deployments(exported, exported_without_nms,
     assert 'detections, the other run has 0' in differ.stdout
 
 
+@pytest.mark.skipif(not os.environ.get('PPDET_GHM_PADDLEDETECTION_DIR'),
+                    reason='PaddleDetection\'s client is not in the paddledet wheel: '
+                    'set PPDET_GHM_PADDLEDETECTION_DIR to a checkout (and pip '
+                    'install -c constraints.txt -e .[ppdet-client])')
+def test_paddledetections_own_client_gives_our_detections(exported, tiny_data):
+    """deploy/python/infer.py of a PaddleDetection checkout, oneDNN on."""
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'tools', 'deploy_compare.py'),
+         '--model_dir', exported[2], '--other_backend', 'paddledetection',
+         '--paddledetection_dir', os.environ['PPDET_GHM_PADDLEDETECTION_DIR'],
+         '--image_dir', os.path.join(tiny_data, 'val')],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert '4 image(s) bit-identical' in proc.stdout
+
+
 def test_onnx_export_refuses_a_program_with_nms(exported):
     from ppdet_ghm.deploy.onnx_export import export_onnx
     with pytest.raises(DeployError, match='exported with NMS in the program; '
