@@ -1,20 +1,25 @@
-"""CPU latency of an exported detector under Paddle Inference or ONNX
-Runtime: preprocess / inference / postprocess ms per image
-(tools/deploy_infer.py's timing).
+"""CPU latency of an exported detector on several routes side by side:
+Paddle Inference with oneDNN (NMS in the program, or in numpy after it),
+without oneDNN, and ONNX Runtime; at one or more thread counts; preprocess
+/ inference / postprocess ms per image (tools/deploy_infer.py's timing).
 
     python benchmarks/deploy_latency.py --config configs/ghm/retinanet_ghm_r50_fpn_1x_coco.yml \
-        --image_size 800 1333 [--weights PATH] [--warmup 2] [--repeats 5]
+        --image_size 800 1333 [--weights PATH] [--cpu_threads 1 2] [--rounds 3]
     python benchmarks/deploy_latency.py --model_dir output_inference/retinanet_ghm_demo \
-        --image_dir dataset/ghm_demo/val --max_images 20 [--backend onnxruntime]
+        --onnx_model_dir output_inference_onnx/retinanet_ghm_demo \
+        --image_dir dataset/ghm_demo/val --max_images 20
 
-With --config, the model is exported first (tools/export_model.py) into
---output_dir; without --weights its weights are random (latency does not
-depend on them, except for how many boxes reach NMS), and a stub annotation
-file gives the label list (the config's num_classes, COCO's names for 80).
-With --backend onnxruntime the export is made with --onnx (no NMS in the
-program: the runner's NMS is timed as postprocessing).
-The timed image is a synthetic one of --image_size unless --image_dir is
-given.  Prints one line per stage and writes <output_dir>/deploy_latency.json.
+With --config, the model is exported twice first (tools/export_model.py,
+with NMS and with --onnx) into --output_dir; without --weights its weights
+are random (latency does not depend on them, except for how many boxes
+reach NMS), and a stub annotation file gives the label list.  Routes
+(--routes, ppdet_ghm.deploy.benchmark.ROUTES) run in rounds, one after the
+other in each round (--rounds), so that a busier moment of the machine falls
+on all of them; a figure is the median over rounds.  The timed image is a
+synthetic one of --image_size unless --image_dir is given.  Prints a table
+with each route's ratio to ONNX Runtime at the same thread count and writes
+<output_dir>/deploy_latency.json.  --profile ROUTE then runs Paddle's own
+profiler on that route (1 thread) and lets it print its op table.
 """
 import argparse
 import glob
@@ -31,35 +36,45 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 
 
 def parse_args(argv=None):
+    from ppdet_ghm.deploy.benchmark import ROUTES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument('--config', help='export this config first')
-    source.add_argument('--model_dir', help='an exported model folder')
+    source.add_argument('--config', help='export this config first (twice)')
+    source.add_argument('--model_dir', help='an export with NMS in the program '
+                        '(tools/export_model.py)')
+    parser.add_argument('--onnx_model_dir', default=None,
+                        help='with --model_dir: the export without NMS '
+                        '(tools/export_model.py --onnx)')
     parser.add_argument('--weights', default=None,
                         help='weights for --config (default: random init)')
-    parser.add_argument('--backend', default='paddle',
-                        choices=['paddle', 'onnxruntime'], help='runtime to time')
-    parser.add_argument('--cpu_threads', type=int, default=1,
-                        help='math threads of either backend (same for both, '
-                        'so that their rows compare)')
+    parser.add_argument('--routes', nargs='+', default=list(ROUTES),
+                        choices=list(ROUTES), help='routes to time')
+    parser.add_argument('--cpu_threads', type=int, nargs='+', default=[1, 2],
+                        help='math threads (each route runs at each count)')
     parser.add_argument('--image_size', type=int, nargs=2, default=[800, 1333],
-                        help='H W of the random images (without --image_dir)')
+                        help='H W of the random image (without --image_dir)')
     parser.add_argument('--image_dir', default=None,
-                        help='time on these images instead of random ones')
+                        help='time on these images instead of a random one')
     parser.add_argument('--max_images', type=int, default=20,
                         help='images per timed pass')
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='rounds over all routes')
     parser.add_argument('--warmup', type=int, default=2,
-                        help='untimed passes first')
+                        help='untimed passes per route and round')
     parser.add_argument('--repeats', type=int, default=5,
-                        help='timed passes')
+                        help='timed passes per route and round')
+    parser.add_argument('--profile', default=None, choices=[
+        r for r in ROUTES if r.startswith('paddle')],
+                        help="afterwards, run Paddle's profiler on this route "
+                        '(1 thread) and print its op table')
     parser.add_argument('--output_dir', default='output/deploy_latency',
-                        help='where the export and the latency JSON go')
+                        help='where the exports and the latency JSON go')
     return parser.parse_args(argv)
 
 
 def export(config, weights, output_dir, onnx=False):
     """Export ``config`` (random weights and a stub label list when none
-    are given); returns the model folder."""
+    are given); returns the model folder and the weights used."""
     import paddle
 
     from ppdet_ghm.compat import coco17_class_names
@@ -81,7 +96,8 @@ def export(config, weights, output_dir, onnx=False):
                     'weights=' + weights, 'TestDataset.dataset_dir=',
                     'TestDataset.anno_path=' + stub] + (['--onnx'] if onnx else []),
                    check=True, cwd=ROOT)
-    return os.path.join(output_dir, os.path.splitext(os.path.basename(config))[0])
+    return (os.path.join(output_dir, os.path.splitext(os.path.basename(config))[0]),
+            weights)
 
 
 def images_to_time(args):
@@ -94,27 +110,79 @@ def images_to_time(args):
     return [path]
 
 
+def machine(threads):
+    import paddle
+    versions = 'paddle ' + paddle.__version__
+    try:
+        versions += ', onnxruntime ' + __import__('onnxruntime').__version__
+    except ImportError:
+        pass
+    return '{}, {} cores, {}; math threads {}'.format(
+        platform.processor() or platform.machine(), os.cpu_count(), versions,
+        '/'.join(str(t) for t in threads))
+
+
+def table(rows):
+    """Markdown rows with each route's ratio to ONNX Runtime (same threads)."""
+    onnx = {r['threads']: r for r in rows if r['route'] == 'onnxruntime'}
+    lines = ['| threads | route | preprocess ms | inference ms | postprocess ms | '
+             'total ms | total / ONNX Runtime | inference / ONNX Runtime |',
+             '|---:|---|---:|---:|---:|---:|---:|---:|']
+    for row in rows:
+        ref = onnx.get(row['threads'])
+        ratio = (lambda a, b: '{:.2f}x'.format(a / b)) if ref else (lambda a, b: '')
+        lines.append('| {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {} | {} |'.format(
+            row['threads'], row['route'], row['ms']['preprocess'],
+            row['ms']['inference'], row['ms']['postprocess'], row['total_ms'],
+            ratio(row['total_ms'], ref['total_ms']) if ref else '',
+            ratio(row['ms']['inference'], ref['ms']['inference']) if ref else ''))
+    return '\n'.join(lines)
+
+
+def profile(route, model_dirs, images):
+    """Paddle's own profiler on ``route`` (1 thread, 5 passes): it prints
+    its op table when the predictor is destroyed."""
+    from ppdet_ghm.deploy.benchmark import route_predictor
+    predictor = route_predictor(route, model_dirs, 1, profile=True)
+    for _ in range(5):
+        for image in images:
+            predictor.predict([image])
+    del predictor
+    sys.stdout.flush()
+
+
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
-    model_dir = args.model_dir or export(args.config, args.weights, args.output_dir,
-                                         onnx=args.backend == 'onnxruntime')
-    from ppdet_ghm.deploy import create_predictor
-    from ppdet_ghm.deploy.benchmark import time_predictor
-    predictor = create_predictor(model_dir, args.backend,
-                                 cpu_threads=args.cpu_threads)
-    line = time_predictor(predictor, images_to_time(args), 1, args.warmup,
-                          args.repeats)
-    versions = 'paddle ' + __import__('paddle').__version__
-    if args.backend == 'onnxruntime':
-        versions += ', onnxruntime ' + __import__('onnxruntime').__version__
-    machine = '{}, {} cores, {}, {} math thread(s)'.format(
-        platform.processor() or platform.machine(), os.cpu_count(), versions,
-        args.cpu_threads)
-    print('{} ({}): {}\nmachine: {}'.format(model_dir, args.backend, line, machine))
+    if args.config:
+        weights = args.weights
+        model_dirs = {}
+        for name, onnx in (('with_nms', False), ('without_nms', True)):
+            model_dirs[name], weights = export(
+                args.config, weights, os.path.join(args.output_dir, name), onnx)
+    else:
+        model_dirs = {'with_nms': args.model_dir, 'without_nms': args.onnx_model_dir}
+    from ppdet_ghm.deploy import DeployError
+    from ppdet_ghm.deploy.benchmark import ROUTES, time_routes
+    images = images_to_time(args)
+    try:
+        rows = time_routes(args.routes, args.cpu_threads, model_dirs, images,
+                           args.rounds, args.warmup, args.repeats,
+                           progress=lambda line: print(line, flush=True))
+    except DeployError as err:
+        sys.exit('error: {}'.format(err))
+    about = '{} image(s) of {}, {} round(s) x ({} warm-up + {} timed passes)'.format(
+        len(images), args.image_dir or 'size {}x{}'.format(*args.image_size),
+        args.rounds, args.warmup, args.repeats)
+    print('\n{}\n{}\nmachine: {}'.format(about, table(rows), machine(args.cpu_threads)))
+    for route in args.routes:
+        print('  {}: {}'.format(route, ROUTES[route][1]))
     with open(os.path.join(args.output_dir, 'deploy_latency.json'), 'w') as f:
-        json.dump({'model_dir': model_dir, 'backend': args.backend, 'result': line, 'machine': machine,
-                   'args': vars(args)}, f, indent=1)
+        json.dump({'model_dirs': model_dirs, 'images': about, 'rows': rows,
+                   'machine': machine(args.cpu_threads), 'args': vars(args)},
+                  f, indent=1)
+    if args.profile:
+        profile(args.profile, model_dirs, images)
 
 
 if __name__ == '__main__':

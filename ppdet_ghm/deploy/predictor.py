@@ -102,10 +102,13 @@ class DeployPredictor(_Predictor):
         cpu_threads (int or None): CPU math threads.
         onednn (bool): use oneDNN on the CPU (default); a program with an
             interpolation op is refused then (see the module docstring).
+        profile (bool): Paddle's profiler on; it prints its op table when
+            the predictor is destroyed.
 
     """
 
-    def __init__(self, model_dir, device='cpu', cpu_threads=None, onednn=True):
+    def __init__(self, model_dir, device='cpu', cpu_threads=None, onednn=True,
+                 profile=False):
         import paddle.inference as inference
         program, params = model_files(model_dir)
         super().__init__(model_dir)
@@ -125,6 +128,8 @@ class DeployPredictor(_Predictor):
         else:
             raise DeployError("--device: expected 'cpu' or 'gpu', got {!r}".format(
                 device))
+        if profile:
+            config.enable_profile()
         config.disable_glog_info()
         self.predictor = inference.create_predictor(config)
 

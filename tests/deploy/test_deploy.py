@@ -349,20 +349,32 @@ def test_preprocessing_equals_ppdets_operators_to_the_bit(tiny_data, keep_ratio,
         np.testing.assert_array_equal(ours[key], sample[key])
 
 
-def test_the_latency_benchmark_runs_on_an_onnx_export(exported_without_nms,
-                                                     tiny_data, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, 'benchmarks', 'deploy_latency.py'),
-         '--model_dir', exported_without_nms[0], '--backend', 'onnxruntime',
-         '--image_dir', os.path.join(tiny_data, 'val'),
-         '--max_images', '2', '--warmup', '1', '--repeats', '1',
-         '--output_dir', str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-        timeout=300)
+def test_the_latency_benchmark_times_every_route_side_by_side(
+        exported, exported_without_nms, tiny_data, tmp_path):
+    def bench(*flags):
+        return subprocess.run(
+            [sys.executable, os.path.join(ROOT, 'benchmarks', 'deploy_latency.py'),
+             '--model_dir', exported[2], '--image_dir', os.path.join(tiny_data, 'val'),
+             '--max_images', '2', '--cpu_threads', '1', '--rounds', '2',
+             '--warmup', '1', '--repeats', '1', '--output_dir', str(tmp_path),
+             *flags], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = bench('--onnx_model_dir', exported_without_nms[0], '--profile', 'paddle')
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(tmp_path / 'deploy_latency.json') as f:
         record = json.load(f)
-    assert 'ms per image preprocess' in record['result']
-    assert record['backend'] == 'onnxruntime' and 'onnxruntime 1.' in record['machine']
+    assert [r['route'] for r in record['rows']] == [
+        'paddle', 'paddle_no_onednn', 'paddle_without_nms', 'onnxruntime']
+    for row in record['rows']:
+        assert row['threads'] == 1 and len(row['rounds_total_ms']) == 2
+        assert row['ms']['inference'] > 0
+        assert row['total_ms'] == pytest.approx(sum(row['ms'].values()))
+    assert '| 1 | onnxruntime |' in proc.stdout and '| 1.00x | 1.00x |' in proc.stdout
+    assert 'onnxruntime 1.' in record['machine']
+    assert 'Profiling Report' in proc.stdout      # Paddle's own op table
+    # a route whose export is not given is refused by name
+    missing = bench('--routes', 'paddle', 'onnxruntime')
+    assert missing.returncode == 1
+    assert 'route onnxruntime needs the export without NMS' in missing.stderr
 
 
 def test_the_tool_names_a_bad_image_in_one_line(exported, tmp_path):
