@@ -45,6 +45,10 @@ def parse_args(argv=None):
                         'paddledetection)')
     parser.add_argument('--cpu_threads', type=int, default=1,
                         help='CPU math threads of both runtimes')
+    parser.add_argument('--disable_onednn', action='store_true',
+                        help='run the first model (Paddle Inference) without oneDNN')
+    parser.add_argument('--other_disable_onednn', action='store_true',
+                        help='run the other model (Paddle Inference) without oneDNN')
     parser.add_argument('--image_dir', required=True,
                         help='images both models run on')
     parser.add_argument('--batch_size', type=int, default=1,
@@ -73,7 +77,8 @@ def main(argv=None):
             client = PaddleDetectionClient(other_dir, args.paddledetection_dir,
                                            args.cpu_threads)
         first = create_predictor(args.model_dir, args.backend,
-                                 cpu_threads=args.cpu_threads)
+                                 cpu_threads=args.cpu_threads,
+                                 onednn=not args.disable_onednn)
         reference = []
         for i in range(0, len(images), args.batch_size):
             reference += first.predict(images[i:i + args.batch_size])
@@ -81,7 +86,8 @@ def main(argv=None):
             other = client.predict(images)
         else:
             second = create_predictor(other_dir, args.other_backend,
-                                      cpu_threads=args.cpu_threads)
+                                      cpu_threads=args.cpu_threads,
+                                      onednn=not args.other_disable_onednn)
             other = []
             for i in range(0, len(images), args.batch_size):
                 other += second.predict(images[i:i + args.batch_size])
@@ -89,8 +95,11 @@ def main(argv=None):
         sys.stderr.write('error: {}\n'.format(err))
         sys.exit(2)
     agreement = compare_detections(reference, other, args.score_tol, args.box_tol)
+    def route(backend, no_onednn):
+        return backend + (' without oneDNN' if backend == 'paddle' and no_onednn else '')
     print('{} ({}) vs {} ({}), batch {}: {}'.format(
-        args.model_dir, args.backend, other_dir, args.other_backend,
+        args.model_dir, route(args.backend, args.disable_onednn), other_dir,
+        route(args.other_backend, args.other_disable_onednn),
         args.batch_size, agreement.summary()))
     for line in agreement.problems[:10]:
         print('  ' + line)

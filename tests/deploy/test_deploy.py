@@ -245,6 +245,10 @@ def test_the_compare_tool_checks_two_deployments(exported, exported_without_nms,
     differ = compare('--model_dir', exported[2], '--other_model_dir', exported[3])
     assert differ.returncode == 1 and '4 image(s) disagree' in differ.stdout
     assert 'detections, the other run has 0' in differ.stdout
+    # oneDNN on (the default) against off, one model
+    onednn = compare('--model_dir', exported[2], '--other_disable_onednn')
+    assert onednn.returncode == 0, onednn.stdout + onednn.stderr[-2000:]
+    assert '(paddle) vs {} (paddle without oneDNN)'.format(exported[2]) in onednn.stdout
 
 
 @pytest.mark.skipif(not os.environ.get('PPDET_GHM_PADDLEDETECTION_DIR'),
