@@ -139,16 +139,23 @@ def table(rows):
     return '\n'.join(lines)
 
 
-def profile(route, model_dirs, images):
+def profile(route, model_dirs, images, output_dir):
     """Paddle's own profiler on ``route`` (1 thread, 5 passes): it prints
     its op table when the predictor is destroyed."""
     from ppdet_ghm.deploy.benchmark import route_predictor
-    predictor = route_predictor(route, model_dirs, 1, profile=True)
-    for _ in range(5):
-        for image in images:
-            predictor.predict([image])
-    del predictor
-    sys.stdout.flush()
+    images = [os.path.abspath(p) for p in images]
+    model_dirs = {k: v and os.path.abspath(v) for k, v in model_dirs.items()}
+    here = os.getcwd()
+    os.chdir(output_dir)        # Paddle's profiler also writes profile.log here
+    try:
+        predictor = route_predictor(route, model_dirs, 1, profile=True)
+        for _ in range(5):
+            for image in images:
+                predictor.predict([image])
+        del predictor
+        sys.stdout.flush()
+    finally:
+        os.chdir(here)
 
 
 def main(argv=None):
@@ -182,7 +189,7 @@ def main(argv=None):
                    'machine': machine(args.cpu_threads), 'args': vars(args)},
                   f, indent=1)
     if args.profile:
-        profile(args.profile, model_dirs, images)
+        profile(args.profile, model_dirs, images, args.output_dir)
 
 
 if __name__ == '__main__':
