@@ -41,7 +41,7 @@ def main(argv=None):
     try:
         path, source = export_model(trainer, args.output_dir,
                                     exclude_nms=args.exclude_nms or args.onnx,
-                                    label_list=args.label_list)
+                                    label_list=args.label_list, for_onnx=args.onnx)
         onnx_file = export_onnx(path, args.opset) if args.onnx else None
     except (ConfigError, DeployError) as err:
         fail(err)

@@ -7,6 +7,7 @@ of any class count.  Here the names come from the annotation file, a
 ``--label_list`` file or, for an 80-class COCO model, COCO's names
 (:func:`check_label_list`), and export says which.
 """
+import contextlib
 import json
 import os
 
@@ -80,7 +81,8 @@ def _read_names(path, what):
     return [str(c.get('name')) for c in sorted(categories, key=lambda c: c['id'])]
 
 
-def export_model(trainer, output_dir, exclude_nms=False, label_list=None):
+def export_model(trainer, output_dir, exclude_nms=False, label_list=None,
+                 for_onnx=False):
     """``trainer.export(output_dir)`` (a test-mode Trainer with weights)
     with the class names of :func:`check_label_list` (``label_list``: the
     ``--label_list`` file) in ``infer_cfg.yml``; returns ``(folder of the
@@ -89,7 +91,9 @@ def export_model(trainer, output_dir, exclude_nms=False, label_list=None):
     With ``exclude_nms`` (or the post-processor's own ``exclude_nms``) the
     program ends before NMS (the route to ONNX, docs/deployment.md) and
     ``infer_cfg.yml`` gets an ``NMS`` block with the settings the runner
-    applies instead.
+    applies instead.  ``for_onnx`` traces GroupNorm layers as primitive ops
+    (``deploy.onnx_export.primitive_group_norms``: paddle2onnx converts the
+    ``group_norm`` op wrongly).
     """
     names, source = check_label_list(trainer.cfg, label_list)
     post_processor = getattr(trainer.model.head, 'post_processor', None)
@@ -102,7 +106,11 @@ def export_model(trainer, output_dir, exclude_nms=False, label_list=None):
     if exclude_nms:
         post_processor.exclude_nms = True
     try:
-        with ast_to_static():
+        with contextlib.ExitStack() as scope:
+            scope.enter_context(ast_to_static())
+            if for_onnx:
+                from ..deploy.onnx_export import primitive_group_norms
+                scope.enter_context(primitive_group_norms(trainer.model))
             trainer.export(output_dir)
     finally:
         if exclude_nms:
