@@ -9,8 +9,8 @@ support [pir::ArrayAttribute<pir::DoubleAttribute>]``); the project's
 ``GHMRetinaFPN`` exports without that op.  A model exported with one is
 refused with oneDNN on, naming the op and both ways out (docs/deployment.md).
 """
-import json
 import abc
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -19,6 +19,7 @@ import numpy as np
 
 from .infer_config import DeployError, load_infer_config, model_files
 from .nms import multiclass_nms
+from .pir_json import pir_json_op_names
 from .preprocess import pad_batch, preprocess
 
 __all__ = ['Detections', 'DeployPredictor', 'OnnxPredictor', 'create_predictor',
@@ -205,7 +206,6 @@ def _check_onednn_can_run(program, model_dir):
     PaddleDetection's FPN)."""
     if not program.endswith('.json'):
         return
-    from .pir_json import pir_json_op_names
     with open(program) as f:
         interps = sorted({name for name in pir_json_op_names(json.load(f))
                           if name.endswith('_interp')})
