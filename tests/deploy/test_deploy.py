@@ -5,7 +5,6 @@ different sizes, and an image without detections, on three routes: Paddle
 Inference with NMS in the program, Paddle Inference of the export without
 NMS and ONNX Runtime of its ONNX conversion (both with ppdet_ghm.deploy.nms
 after the model)."""
-import glob
 import json
 import os
 import subprocess
@@ -14,36 +13,15 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from tiny_demo import ROOT, write_tiny_config
+from export_helpers import (BOX_TOL, ROOT, assert_same, dygraph_detections, export,
+                            tiny_export_config, val_images)
 
 from ppdet_ghm.deploy import DeployError, DeployPredictor, create_predictor
-from ppdet_ghm.deploy.compare import compare_detections
 
-SCORE_TOL, BOX_TOL = 1e-5, 1e-3
 # route -> (backend, which export)
 ROUTES = {'paddle': ('paddle', 'with_nms'),
           'paddle_without_nms': ('paddle', 'without_nms'),
           'onnxruntime': ('onnxruntime', 'without_nms')}
-
-
-def _config(tmp, data, name, extra='GHMRetinaPostProcess: {max_per_img: 1000}\n',
-            image_shape='[3, -1, -1]'):
-    """The tiny demo config, every detection kept (no top-100 cut among
-    near-equal scores), images of any size (as the COCO configs)."""
-    return write_tiny_config(os.path.join(tmp, name + '.yml'), data,
-                             os.path.join(tmp, 'out'), extra="""\
-weights: {out}/tiny/model_final
-TestReader: {{inputs_def: {{image_shape: {shape}}}, batch_size: 2}}
-""".format(out=os.path.join(tmp, 'out'), shape=image_shape) + extra)
-
-
-def _export(config, out, *flags):
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, 'tools', 'export_model.py'), '-c', config,
-         '--output_dir', out, *flags], cwd=ROOT, capture_output=True, text=True,
-        timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return os.path.join(out, os.path.splitext(os.path.basename(config))[0])
 
 
 @pytest.fixture(scope='module')
@@ -56,7 +34,7 @@ def exported(tmp_path_factory, tiny_data):
 
     from ppdet_ghm.engine import create_model, load_config
     tmp = str(tmp_path_factory.mktemp('deploy'))
-    config = _config(tmp, tiny_data, 'tiny')
+    config = tiny_export_config(tmp, tiny_data, 'tiny')
     # random weights whose class logits spread (std ~2) instead of all
     # scoring about 0.01: near-equal scores would let a float-level
     # difference reorder them and change what NMS keeps
@@ -69,10 +47,10 @@ def exported(tmp_path_factory, tiny_data):
         os.makedirs(os.path.join(tmp, 'out', 'tiny'))
         paddle.save(model.state_dict(), os.path.join(tmp, 'out', 'tiny',
                                                      'model_final.pdparams'))
-    silent = _config(tmp, tiny_data, 'silent',
+    silent = tiny_export_config(tmp, tiny_data, 'silent',
                      'GHMRetinaPostProcess: {score_threshold: 1.0}\n')
-    return (tmp, config, _export(config, os.path.join(tmp, 'export')),
-            _export(silent, os.path.join(tmp, 'export')))
+    return (tmp, config, export(config, os.path.join(tmp, 'export')),
+            export(silent, os.path.join(tmp, 'export')))
 
 
 @pytest.fixture(scope='module')
@@ -82,43 +60,14 @@ def exported_without_nms(exported):
     (model_dir, model_dir_without_detections)."""
     tmp = exported[0]
     out = os.path.join(tmp, 'export_onnx')
-    return (_export(os.path.join(tmp, 'tiny.yml'), out, '--onnx'),
-            _export(os.path.join(tmp, 'silent.yml'), out, '--onnx'))
+    return (export(os.path.join(tmp, 'tiny.yml'), out, '--onnx'),
+            export(os.path.join(tmp, 'silent.yml'), out, '--onnx'))
 
 
 def route_predictor(route, exported, exported_without_nms, silent=False):
     backend, export = ROUTES[route]
     dirs = exported[2:] if export == 'with_nms' else exported_without_nms
     return create_predictor(dirs[1] if silent else dirs[0], backend)
-
-
-def dygraph_detections(config, images):
-    """tools/infer.py's detections (ppdet's Trainer.predict), per image."""
-    from ppdet_ghm.engine import create_trainer_with_weights, load_config
-    trainer = create_trainer_with_weights(load_config(config), 'test')
-    per_image = []
-    for result in trainer.predict(images, output_dir=os.path.dirname(config),
-                                  visualize=False):
-        first = 0
-        for count in np.asarray(result['bbox_num']).reshape(-1).tolist():
-            per_image.append(np.asarray(result['bbox'])[first:first + count])
-            first += count
-    return per_image
-
-
-def assert_same(dygraph, deployed):
-    """Per image: the same number of detections, and each deployed one has a
-    dygraph one of the same class within BOX_TOL px and SCORE_TOL
-    (ppdet_ghm.deploy.compare pairs them by nearest box within the class)."""
-    agreement = compare_detections(
-        [(rows[:, 0], rows[:, 1], rows[:, 2:6]) for rows in dygraph], deployed,
-        SCORE_TOL, BOX_TOL)
-    assert agreement.images == len(deployed) and not agreement.problems, \
-        agreement.problems[:5]
-
-
-def val_images(data):
-    return sorted(glob.glob(os.path.join(data, 'val', '*.jpg')))
 
 
 @pytest.mark.parametrize('route', sorted(ROUTES))
@@ -212,8 +161,8 @@ def test_without_nms_the_paddle_export_gives_the_same_detections_to_the_bit(
 
 def test_onnx_of_a_fixed_size_export_names_the_size(exported, tiny_data, tmp_path):
     # the demo config fixes the input size; ONNX keeps it, Paddle does not
-    fixed = _config(exported[0], tiny_data, 'fixed', image_shape='[3, 64, 64]')
-    model_dir = _export(fixed, os.path.join(exported[0], 'export_fixed'), '--onnx')
+    fixed = tiny_export_config(exported[0], tiny_data, 'fixed', image_shape='[3, 64, 64]')
+    model_dir = export(fixed, os.path.join(exported[0], 'export_fixed'), '--onnx')
     image = str(tmp_path / 'large.jpg')
     cv2.imwrite(image, cv2.resize(cv2.imread(val_images(tiny_data)[0]), (96, 96)))
     predictor = create_predictor(model_dir, 'onnxruntime')
