@@ -39,6 +39,29 @@ def test_equals_the_kernel_to_the_bit(keep_top_k, nms_threshold):
         np.testing.assert_array_equal(ours, expected.numpy().reshape(-1, 6))
 
 
+def _dense_case(rng, count, classes):
+    """A random-weight detector's candidates: anchors of 3 scales on a
+    coarse grid, moved a little, so that boxes overlap in long chains, and
+    every class scoring most of them."""
+    centre = rng.integers(0, 12, (count, 2)) * 32 + rng.normal(0, 4, (count, 2))
+    size = 32 * 2 ** rng.integers(0, 3, (count, 1)) * rng.uniform(0.8, 1.25, (count, 2))
+    boxes = np.concatenate([centre - size / 2, centre + size / 2], 1).astype(np.float32)
+    return boxes, rng.uniform(0, 0.3, (classes, count)).astype(np.float32)
+
+
+@pytest.mark.parametrize('count, classes, keep_top_k', [(1500, 80, 100), (1500, 80, 1),
+                                                        (300, 20, -1), (300, 20, 5000)])
+def test_equals_the_kernel_on_dense_overlapping_candidates(count, classes, keep_top_k):
+    # the geometry that made a whole-image walk slow; with a keep_top_k cut
+    # only the best-scored prefix is walked, doubled until it keeps enough
+    boxes, scores = _dense_case(np.random.default_rng(count + classes), count, classes)
+    settings = _settings(keep_top_k)
+    expected, _, _ = kernel_nms(paddle.to_tensor(boxes[None]),
+                                paddle.to_tensor(scores[None]), **settings)
+    np.testing.assert_array_equal(multiclass_nms(boxes, scores, **settings),
+                                  expected.numpy().reshape(-1, 6))
+
+
 def _settings(keep_top_k, score_threshold=0.05):
     return dict(score_threshold=score_threshold, nms_threshold=0.5,
                 keep_top_k=keep_top_k)
