@@ -9,9 +9,9 @@ Paddle's kernel keeps (class 0 rows agree), so a program with NMS is refused
 here.  (The FPN's upsampling exports without ``nearest_interp``, whose
 double-array ``scale`` the converter cannot read: ``GHMRetinaFPN``.)
 
-paddle2onnx 2.1.0 also converts ``group_norm`` wrongly (ONNX Runtime off by
-up to 0.03 with a fixed input shape, by several units with a dynamic one;
-the demo's GroupNorm towers): an export for ONNX traces every GroupNorm as
+paddle2onnx 2.1.0 also converts ``group_norm`` wrongly, and differently from
+one conversion to the next (ONNX Runtime off by several units, by 0.01, or
+right; the demo's GroupNorm towers): an export for ONNX traces every GroupNorm as
 primitive ops instead (:func:`primitive_group_norms`), which convert
 correctly and give the kernel's values to float rounding.
 """

@@ -5,7 +5,7 @@ Inference with oneDNN.
 Paddle 3.3.1's oneDNN executor cannot read the ``scale`` attribute of
 ``nearest_interp`` (an array of doubles, also when ``size`` is given), and
 paddle2onnx 2.1.0 cannot either; a program built from PaddleDetection's
-``FPN`` therefore runs on the CPU only with oneDNN off (5-6x slower) and
+``FPN`` therefore runs on the CPU only with oneDNN off (R50 at 800x1333: 2.2x slower) and
 fails in PaddleDetection's own deploy client.  Nearest x2 upsampling is a
 copy of each value into a 2x2 block (unsqueeze, expand, flatten): the same
 values to the bit, no interpolation op.

@@ -372,3 +372,27 @@ def test_paddle2onnx_still_converts_the_nms_wrongly(exported, tiny_data, tmp_pat
                                atol=BOX_TOL)
     assert not np.allclose(of_class(onnx_rows, 1), of_class(paddle_rows, 1),
                            atol=BOX_TOL)
+
+
+def test_the_r50_coco_config_exported_runs_with_onednn_and_gives_the_detections_without_it(
+        tmp_path, tiny_data):
+    # the reference detector itself (ResNet-50, FPN-256, 80 classes; random
+    # weights, COCO's class names), on one image resized to 800 px as its
+    # reader does.  Random weights saturate every kept score to exactly 1.0,
+    # so which of the tied boxes the top-100 cut keeps is decided by the last
+    # bit: labels and scores are compared, boxes cannot be (the demo
+    # detector's detections, boxes included: logs/deploy/demo_agreement.txt)
+    sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+    try:
+        from deploy_latency import export as export_with_random_weights
+    finally:
+        sys.path.pop(0)
+    model_dir, _ = export_with_random_weights(
+        os.path.join(ROOT, 'configs', 'ghm', 'retinanet_ghm_r50_fpn_1x_coco.yml'),
+        None, str(tmp_path))
+    image = val_images(tiny_data)[:1]
+    with_onednn = DeployPredictor(model_dir).predict(image)[0]
+    without = DeployPredictor(model_dir, onednn=False).predict(image)[0]
+    assert len(with_onednn.scores) == 100        # max_per_img of the config
+    np.testing.assert_array_equal(with_onednn.labels, without.labels)
+    np.testing.assert_allclose(with_onednn.scores, without.scores, atol=1e-5)

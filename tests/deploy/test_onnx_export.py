@@ -62,39 +62,50 @@ def test_within_the_block_every_group_norm_runs_the_primitives():
     assert 'forward' not in vars(model[1])         # the layer's own forward back
 
 
-def _to_onnx_and_run(model, folder, x):
-    """jit.save ``model`` with a dynamic input shape, convert with
-    paddle2onnx, run under ONNX Runtime; returns (op names of the Paddle
-    program, ONNX Runtime's output)."""
-    import onnxruntime
+def _save(model, folder):
+    """jit.save ``model`` with a dynamic input shape; returns (prefix, op
+    names of the program)."""
     import paddle
-    import paddle2onnx
     prefix = os.path.join(folder, 'model')
     paddle.jit.save(paddle.jit.to_static(model, full_graph=True, input_spec=[
         paddle.static.InputSpec([-1, 8, -1, -1], 'float32', 'x')]), prefix)
-    paddle2onnx.export(prefix + '.json', prefix + '.pdiparams', prefix + '.onnx',
-                       opset_version=11)
     with open(prefix + '.json') as f:
-        ops = pir_json_op_names(json.load(f))
-    session = onnxruntime.InferenceSession(prefix + '.onnx',
-                                           providers=['CPUExecutionProvider'])
-    return ops, session.run(None, {session.get_inputs()[0].name: x})[0]
+        return prefix, pir_json_op_names(json.load(f))
+
+
+def _convert_and_run(prefix, x, name='model.onnx'):
+    """paddle2onnx of a saved program, run under ONNX Runtime."""
+    import onnxruntime
+    import paddle2onnx
+    path = os.path.join(os.path.dirname(prefix), name)
+    paddle2onnx.export(prefix + '.json', prefix + '.pdiparams', path, opset_version=11)
+    session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
 def test_paddle2onnx_still_converts_group_norm_wrongly_and_the_primitives_right(tmp_path):
-    # When an upgrade of paddle2onnx fixes group_norm, the first assertion
-    # fails: then the export for ONNX can keep the kernel.
+    # paddle2onnx 2.1.0's group_norm is not even deterministic: one program
+    # converted again and again gives other ONNX files, off by several units,
+    # by 0.01 or right.  Up to 10 conversions, one must be off (when all are
+    # right an upgrade has likely fixed it: then the export for ONNX can
+    # keep the kernel).
     import paddle
     x = _inputs()
     model = _conv_group_norm()
     kernel = model(paddle.to_tensor(x)).numpy()
-    ops, onnx_out = _to_onnx_and_run(model, str(tmp_path / 'kernel'), x)
+    prefix, ops = _save(model, str(tmp_path / 'kernel'))
     assert 'group_norm' in ops
-    assert np.abs(onnx_out - kernel).max() > 0.1
+    errors = []
+    while len(errors) < 10 and max(errors, default=0.) <= 0.01:
+        errors.append(float(np.abs(_convert_and_run(
+            prefix, x, 'model{}.onnx'.format(len(errors))) - kernel).max()))
+    assert max(errors) > 0.01, errors
     with primitive_group_norms(model):
-        ops, onnx_out = _to_onnx_and_run(model, str(tmp_path / 'primitives'), x)
+        prefix, ops = _save(model, str(tmp_path / 'primitives'))
     assert 'group_norm' not in ops
-    np.testing.assert_allclose(onnx_out, kernel, atol=1e-4)
+    for attempt in range(3):    # the primitives convert right every time
+        np.testing.assert_allclose(_convert_and_run(
+            prefix, x, 'model{}.onnx'.format(attempt)), kernel, atol=1e-4)
 
 
 def test_an_export_for_onnx_of_group_norm_towers_gives_the_dygraph_detections(
