@@ -10,8 +10,10 @@ here.  (The FPN's upsampling exports without ``nearest_interp``, whose
 double-array ``scale`` the converter cannot read: ``GHMRetinaFPN``.)
 
 paddle2onnx 2.1.0 also converts ``group_norm`` wrongly, and differently from
-one conversion to the next (ONNX Runtime off by several units, by 0.01, or
-right; the demo's GroupNorm towers): an export for ONNX traces every GroupNorm as
+one conversion to the next: its ``InstanceNormalization`` gets an epsilon
+read from uninitialised memory, not the layer's (ONNX Runtime then off by
+several units, NaN, or right when that number happens to be tiny; the demo's
+GroupNorm towers): an export for ONNX traces every GroupNorm as
 primitive ops instead (:func:`primitive_group_norms`), which convert
 correctly and give the kernel's values to float rounding.
 """
