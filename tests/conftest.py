@@ -28,6 +28,20 @@ def tiny_data(tmp_path_factory):
     return write_tiny_data(tmp_path_factory.mktemp('tiny_data'))
 
 
+def _worker_launch_ports():
+    """Under pytest-xdist (tools/run_tests.sh: two workers), each worker's
+    ``paddle.distributed.launch`` runs use their own ports: a one-machine
+    launch takes the fixed ``--start_port`` 6070 and the next ports, so two
+    launches at once would collide.  ``PADDLE_START_PORT`` (which the
+    launcher prefers to its flag) reaches every launch a test starts."""
+    worker = os.environ.get('PYTEST_XDIST_WORKER', '')
+    if worker.startswith('gw'):
+        os.environ['PADDLE_START_PORT'] = str(6070 + 1000 * (int(worker[2:]) + 1))
+
+
+_worker_launch_ports()
+
+
 @pytest.fixture(scope='session')
 def _cache_home(tmp_path_factory):
     return str(tmp_path_factory.mktemp('cache'))

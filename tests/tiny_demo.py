@@ -36,16 +36,19 @@ def write_tiny_config(path, data_dir, save_dir, epoch=1, extra=''):
     """Write a config that inherits the demo one and shrinks it.
 
     :data:`TINY_MODEL`, batch 2, no weight EMA, every dataset read from
-    ``data_dir``, checkpoints under ``save_dir``. ``extra`` is yml appended
+    ``data_dir``, checkpoints under ``save_dir``, COCO's ``bbox.json`` in
+    ``save_dir/eval`` (not the working directory, which test workers share). ``extra`` is yml appended
     at the end; a top-level key there replaces the one above it whole.
 
     Returns:
         str: ``path``.
     """
+    os.makedirs(os.path.join(str(save_dir), 'eval'), exist_ok=True)
     with open(path, 'w') as f:
         f.write("""\
 _BASE_: ['{base}']
 save_dir: {out}
+output_eval: {out}/eval
 log_iter: 1
 snapshot_epoch: 1
 epoch: {epoch}

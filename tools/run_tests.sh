@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: sets up .venv, then runs pytest
-# (the package's tests and research/'s).
+# (the package's tests and research/'s) in two worker processes, a test
+# file per worker at a time (pytest-xdist; one pytest process alone keeps
+# one core of two busy on average).
 #   bash tools/run_tests.sh [pytest args]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/tools/setup_env.sh"
 cd "$root"
-exec "${PPDET_GHM_VENV:-$root/.venv}/bin/python" -m pytest -q tests research/tests "$@"
+exec "${PPDET_GHM_VENV:-$root/.venv}/bin/python" -m pytest -q -n 2 --dist loadfile tests research/tests "$@"
