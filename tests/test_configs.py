@@ -5,6 +5,8 @@ import os
 import pytest
 from conftest import config_and_model
 
+from ppdet_ghm.modeling.checks import check_detector, dry_run
+
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 SHIPPED = sorted(os.path.relpath(p, ROOT) for p in glob.glob(
     os.path.join(ROOT, 'configs', '**', '*.yml'), recursive=True)
@@ -43,6 +45,9 @@ def test_config_builds_its_model(config):
         assert head.anchor_generator.num_anchors == 9
     assert head.num_classes == cfg.num_classes
     assert head.retina_cls.weight.shape[0] == 9 * cfg.num_classes
+    # the build-time checks refuse nothing valid (tools build through them)
+    check_detector(model, blocks=list(cfg))
+    dry_run(model)
     n_params = sum(p.size for p in model.parameters())
     # the demo's CSPResNet-0.25 / FPN-64 detector is small on purpose
     assert n_params > (1e5 if os.sep + 'demo' + os.sep in config else 1e6)

@@ -101,6 +101,27 @@ def assert_loadable_checkpoint(checkpoint):
     paddle.load(checkpoint + '.pdopt')
 
 
+_HOLD_LOCK = """\
+import sys, time
+from ppdet_ghm.engine.run_lock import save_dir_lock
+with save_dir_lock(sys.argv[1], int(sys.argv[2])):
+    print('locked', flush=True)
+    time.sleep(600)
+"""
+
+
+def hold_save_dir_lock(save_dir, rank=0):
+    """A process holding ``save_dir``'s training lock of ``rank`` until it
+    is killed (the caller kills it)."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, '-c', _HOLD_LOCK, str(save_dir),
+                             str(rank)], stdout=subprocess.PIPE, text=True)
+    lines = iter(proc.stdout.readline, '')     # ppdet prints warnings first
+    assert any(line.strip() == 'locked' for line in lines)
+    return proc
+
+
 CUSTOM_CLASSES = ['apple', 'brick', 'cone', 'star']   # not the demo's names
 
 

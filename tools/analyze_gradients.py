@@ -23,27 +23,26 @@ import sys
 
 from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 
+from ppdet_ghm.engine.cli import positive_int
 from ppdet_ghm.analysis.gradient_report import (
     format_gradient_summary, gradient_report, write_gradient_report)
 from ppdet_ghm.utils import ConfigError
+from ppdet_ghm.utils.paths import output_dir
 
 
 def parse_args(argv=None):
     parser = ArgsParser()
-    parser.add_argument('--num_images', type=int, default=100,
+    parser.add_argument('--num_images', type=positive_int, default=100,
                         help='images of the eval set to analyse (first N)')
-    parser.add_argument('--output_dir', default='output/gradient_analysis',
+    parser.add_argument('--output_dir', default='output/gradient_analysis', type=output_dir,
                         help='where the PNGs and gradient_norms.json go')
-    parser.add_argument('--batch_size', type=int, default=2,
+    parser.add_argument('--batch_size', type=positive_int, default=2,
                         help='images per forward pass')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.num_images < 1:
-        fail('--num_images: expected an integer >= 1, got {}'.format(
-            args.num_images))
     cfg = load_tool_config(args)
     trainer = trainer_with_weights(cfg, 'eval')
     try:

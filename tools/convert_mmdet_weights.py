@@ -16,13 +16,14 @@ from _common import ArgsParser, create_model, fail, load_tool_config
 
 from ppdet_ghm.conversion import convert_checkpoint
 from ppdet_ghm.utils import WeightsError
+from ppdet_ghm.utils.paths import output_file
 
 
 def parse_args(argv=None):
     parser = ArgsParser()
     parser.description = __doc__
     parser.add_argument('src', help='mmdetection checkpoint (.pth)')
-    parser.add_argument('dst', help='output .pdparams file')
+    parser.add_argument('dst', type=output_file, help='output .pdparams file')
     parser.add_argument('-v', '--verbose', action='store_true',
                         help='list every skipped checkpoint tensor')
     return parser.parse_args(argv)  # -c: the config of the model the weights are for

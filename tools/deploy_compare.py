@@ -15,7 +15,6 @@ px; ppdet_ghm.deploy.compare).  Prints a summary; exits 1 when they disagree.
 (deploy/python/infer.py of the checkout --paddledetection_dir) on --model_dir
 itself, image by image (ppdet_ghm.deploy.ppdet_client).
 """
-import argparse
 import sys
 
 from ppdet_ghm.data import DatasetError
@@ -23,12 +22,13 @@ from ppdet_ghm.data.infer_images import list_infer_images
 from ppdet_ghm.deploy import BACKENDS, DeployError, create_predictor
 from ppdet_ghm.deploy.compare import compare_detections
 from ppdet_ghm.deploy.ppdet_client import PaddleDetectionClient
+from ppdet_ghm.engine.cli import ToolParser, nonnegative_float, positive_int
 
 CLIENT = 'paddledetection'
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ToolParser(description=__doc__.splitlines()[0])
     parser.add_argument('--model_dir', required=True,
                         help='the first exported model folder')
     parser.add_argument('--backend', default='paddle', choices=BACKENDS,
@@ -43,7 +43,7 @@ def parse_args(argv=None):
     parser.add_argument('--paddledetection_dir', default=None,
                         help='a PaddleDetection checkout (for --other_backend '
                         'paddledetection)')
-    parser.add_argument('--cpu_threads', type=int, default=1,
+    parser.add_argument('--cpu_threads', type=positive_int, default=1,
                         help='CPU math threads of both runtimes')
     parser.add_argument('--disable_onednn', action='store_true',
                         help='run the first model (Paddle Inference) without oneDNN')
@@ -51,13 +51,13 @@ def parse_args(argv=None):
                         help='run the other model (Paddle Inference) without oneDNN')
     parser.add_argument('--image_dir', required=True,
                         help='images both models run on')
-    parser.add_argument('--batch_size', type=int, default=1,
+    parser.add_argument('--batch_size', type=positive_int, default=1,
                         help='images per predictor call')
-    parser.add_argument('--max_images', type=int, default=None,
+    parser.add_argument('--max_images', type=positive_int, default=None,
                         help='compare on the first N images only')
-    parser.add_argument('--score_tol', type=float, default=1e-5,
+    parser.add_argument('--score_tol', type=nonnegative_float, default=1e-5,
                         help='largest score difference that counts as equal')
-    parser.add_argument('--box_tol', type=float, default=1e-3,
+    parser.add_argument('--box_tol', type=nonnegative_float, default=1e-3,
                         help='largest box coordinate difference (pixels) that '
                         'counts as equal')
     return parser.parse_args(argv)

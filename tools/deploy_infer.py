@@ -12,7 +12,6 @@ draw_threshold) and OUT/<image> (boxes drawn).  --run_benchmark times
 preprocessing, inference and postprocessing separately after --warmup runs,
 as ms per image.  See docs/deployment.md.
 """
-import argparse
 import sys
 
 from ppdet_ghm.data import DatasetError
@@ -20,10 +19,12 @@ from ppdet_ghm.data.infer_images import list_infer_images
 from ppdet_ghm.deploy import BACKENDS, DeployError, create_predictor
 from ppdet_ghm.deploy.benchmark import time_predictor
 from ppdet_ghm.deploy.outputs import write_outputs
+from ppdet_ghm.engine.cli import ToolParser, nonnegative_int, positive_int, unit_interval
+from ppdet_ghm.utils.paths import output_dir
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ToolParser(description=__doc__.splitlines()[0])
     parser.add_argument('--model_dir', required=True,
                         help='exported model folder (tools/export_model.py)')
     parser.add_argument('--image_file', help='one image')
@@ -32,23 +33,23 @@ def parse_args(argv=None):
                         help='Paddle Inference or ONNX Runtime (model.onnx)')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'gpu'],
                         help='where Paddle Inference runs')
-    parser.add_argument('--threshold', type=float, default=None,
+    parser.add_argument('--threshold', type=unit_interval, default=None,
                         help="lowest score drawn and written (default: infer_cfg.yml's "
                         'draw_threshold)')
-    parser.add_argument('--output_dir', default='output_deploy',
+    parser.add_argument('--output_dir', default='output_deploy', type=output_dir,
                         help='where drawn images and detections.json go')
-    parser.add_argument('--batch_size', type=int, default=1,
+    parser.add_argument('--batch_size', type=positive_int, default=1,
                         help='images per predictor call')
-    parser.add_argument('--cpu_threads', type=int, default=None,
+    parser.add_argument('--cpu_threads', type=positive_int, default=None,
                         help='math threads on the CPU (default: the runtime\'s)')
     parser.add_argument('--disable_onednn', action='store_true',
                         help='run Paddle Inference on the CPU without oneDNN '
                         '(the default uses it; docs/deployment.md)')
     parser.add_argument('--run_benchmark', action='store_true',
                         help='time preprocess / inference / postprocess per image')
-    parser.add_argument('--warmup', type=int, default=3,
+    parser.add_argument('--warmup', type=nonnegative_int, default=3,
                         help='untimed runs before --run_benchmark times')
-    parser.add_argument('--repeats', type=int, default=10,
+    parser.add_argument('--repeats', type=positive_int, default=10,
                         help='timed runs of --run_benchmark')
     return parser.parse_args(argv)
 

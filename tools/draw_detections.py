@@ -9,17 +9,19 @@ ground truth as thin white boxes). The drawing: ppdet_ghm/analysis/drawing.py.
 from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 
 from ppdet_ghm.analysis.drawing import draw_detections, eval_images
+from ppdet_ghm.engine.cli import positive_int, unit_interval
+from ppdet_ghm.utils.paths import output_file
 
 
 def parse_args(argv=None):
     parser = ArgsParser()
-    parser.add_argument('--num_images', type=int, default=8,
+    parser.add_argument('--num_images', type=positive_int, default=8,
                         help='first N images of the eval set')
-    parser.add_argument('--draw_threshold', type=float, default=0.3,
+    parser.add_argument('--draw_threshold', type=unit_interval, default=0.3,
                         help='draw detections scoring at least this')
-    parser.add_argument('--scale', type=int, default=3,
+    parser.add_argument('--scale', type=positive_int, default=3,
                         help='upscale small images by this factor for legibility')
-    parser.add_argument('--output', default='output/detections.png',
+    parser.add_argument('--output', default='output/detections.png', type=output_file,
                         help='the PNG to write')
     return parser.parse_args(argv)
 

@@ -12,6 +12,7 @@ from ppdet.metrics.coco_utils import json_eval_results
 
 from ppdet_ghm.data import DatasetError
 from ppdet_ghm.engine import EvaluationError, evaluate
+from ppdet_ghm.utils.paths import OutputError, prepare_output_dir
 
 
 def parse_args(argv=None):
@@ -38,6 +39,11 @@ def main(argv=None):
         json_eval_results(cfg.metric, json_directory=directory,
                           dataset=cfg['EvalDataset'])
         return
+    try:    # bbox.json is written at the end: refuse a bad folder first
+        prepare_output_dir(cfg.get('output_eval') or '.', what='--output_eval'
+                           if args.output_eval else 'output_eval (bbox.json)')
+    except OutputError as err:
+        fail(err)
     init_parallel_env()
     trainer = trainer_with_weights(cfg, 'eval')
     try:

@@ -16,18 +16,20 @@ from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 from ppdet_ghm.deploy import DeployError
 from ppdet_ghm.deploy.onnx_export import export_onnx
 from ppdet_ghm.engine import export_model
+from ppdet_ghm.engine.cli import positive_int
 from ppdet_ghm.utils import ConfigError
+from ppdet_ghm.utils.paths import output_dir
 
 
 def parse_args(argv=None):
     parser = ArgsParser()
-    parser.add_argument('--output_dir', default='output_inference',
+    parser.add_argument('--output_dir', default='output_inference', type=output_dir,
                         help='where the inference model is written')
     parser.add_argument('--exclude_nms', action='store_true',
                         help='export the candidates before NMS')
     parser.add_argument('--onnx', action='store_true',
                         help='also write model.onnx (implies --exclude_nms)')
-    parser.add_argument('--opset', type=int, default=11, help='ONNX opset')
+    parser.add_argument('--opset', type=positive_int, default=11, help='ONNX opset')
     parser.add_argument('--label_list', default=None,
                         help='class names, one per line, when the config\'s '
                         'TestDataset annotation file is not on this machine')

@@ -8,15 +8,17 @@ from _common import ArgsParser, fail, load_tool_config, trainer_with_weights
 from ppdet_ghm.data import DatasetError
 from ppdet_ghm.data.infer_images import list_infer_images
 from ppdet_ghm.engine import predict
+from ppdet_ghm.engine.cli import unit_interval
+from ppdet_ghm.utils.paths import output_dir
 
 
 def parse_args(argv=None):
     parser = ArgsParser()
     parser.add_argument('--infer_img', default=None, help='one image')
     parser.add_argument('--infer_dir', default=None, help='a directory of images')
-    parser.add_argument('--draw_threshold', type=float, default=0.5,
+    parser.add_argument('--draw_threshold', type=unit_interval, default=0.5,
                         help='draw boxes scoring at least this')
-    parser.add_argument('--output_dir', default='output',
+    parser.add_argument('--output_dir', default='output', type=output_dir,
                         help='where the drawn images go')
     parser.add_argument('--save_results', action='store_true',
                         help='also write the detections as bbox.json')

@@ -10,11 +10,12 @@ Minutes count from the start of training and include the evaluations.
 Prints a table of each run's last evaluation.  The reading and plotting:
 ppdet_ghm/records.py and ppdet_ghm/analysis/curves.py.
 """
-import argparse
 import os
 import sys
 
+from ppdet_ghm.engine.cli import ToolParser
 from ppdet_ghm.records import RecordsError, read_run
+from ppdet_ghm.utils.paths import output_file
 
 
 def fail(message):
@@ -25,12 +26,12 @@ def fail(message):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ToolParser(description=__doc__.splitlines()[0])
     parser.add_argument('runs', nargs='+', help='run folders (<save_dir>/<config name>)')
     parser.add_argument('--labels', nargs='+', help='one label per run (default: the folders)')
-    parser.add_argument('--output', required=True, help='PNG of the loss curves to write')
+    parser.add_argument('--output', required=True, type=output_file, help='PNG of the loss curves to write')
     parser.add_argument('--title', default=None, help='title of both figures')
-    parser.add_argument('--ap_output', default=None,
+    parser.add_argument('--ap_output', default=None, type=output_file,
                         help='also a PNG of box AP against wall-clock minutes')
     args = parser.parse_args(argv)
     labels = args.labels or args.runs

@@ -8,27 +8,27 @@ left off; write the results table and the AP-against-minutes plot.
 
 Study files and results: docs/studies.md.
 """
-import argparse
 import os
 import signal
 import sys
 
 import _common  # noqa: F401  (a one-line error when the project is not installed)
 
-from ppdet_ghm.engine.cli import fail
+from ppdet_ghm.engine.cli import ToolParser, fail, positive_int
 from ppdet_ghm.study import (StudyError, load_study, plot_study, read_records,
                              run_study, summarize, write_results)
+from ppdet_ghm.utils.paths import output_dir
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = ToolParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('study', help='the study file (YAML)')
-    parser.add_argument('--output_dir', default=None,
+    parser.add_argument('--output_dir', default=None, type=output_dir,
                         help='default: output/studies/<study name>')
     parser.add_argument('--reuse', nargs='*', default=[],
                         help="other studies' folders: their finished runs "
                         'with the same settings are copied, not trained')
-    parser.add_argument('--max_runs', type=int, default=None,
+    parser.add_argument('--max_runs', type=positive_int, default=None,
                         help='train at most this many runs, then stop')
     parser.add_argument('--report', action='store_true',
                         help='only write the table and plot from the records')

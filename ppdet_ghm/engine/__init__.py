@@ -7,6 +7,7 @@ from .nonfinite_guard import (MAX_CONSECUTIVE_SKIPS, NonFiniteLossError,
                               NonFiniteLossGuard)
 from .signals import (PendingSignalCheck, TrainingInterrupted,
                       interrupting_signals, raise_pending_interrupt)
+from .run_lock import RunLockError, save_dir_lock
 from .runtime import cpu_threads_per_process, load_config, select_device
 from .training import (TrainResult, check_datasets, create_model,
                        create_trainer, create_trainer_with_weights,
@@ -22,4 +23,5 @@ __all__ = ['RankLossLogger', 'parameter_digest', 'MAX_CONSECUTIVE_SKIPS',
            'TrainResult', 'check_datasets', 'create_model', 'create_trainer',
            'create_trainer_with_weights', 'reader_errors_raised', 'train',
            'load_config',
-           'select_device', 'cpu_threads_per_process']
+           'select_device', 'cpu_threads_per_process', 'RunLockError',
+           'save_dir_lock']

@@ -15,13 +15,10 @@ import os
 import re
 
 from ..compat import ppdet_save_model_wrapped
+from ..utils.paths import OutputError
 
 __all__ = ['OutputError', 'check_writable', 'atomic_checkpoints',
            'latest_checkpoint']
-
-
-class OutputError(RuntimeError):
-    """A training output (checkpoint, loss log) that cannot be written."""
 
 
 def _cause(err):

@@ -15,7 +15,45 @@ from ppdet.utils.cli import ArgsParser as PpdetArgsParser
 
 from ..compat import parse_cli_options
 
-__all__ = ['ArgsParser', 'fail']
+__all__ = ['ArgsParser', 'ToolParser', 'fail', 'positive_int',
+           'nonnegative_int', 'unit_interval', 'nonnegative_float']
+
+
+def _number_type(convert, accept, expected, name):
+    """An argparse ``type=``: ``convert`` the text, then ``accept`` it; the
+    parser's error names the flag and what was expected."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or value != value or not accept(value):
+            raise argparse.ArgumentTypeError('expected {}, got {!r}'.format(
+                expected, text))
+        return value
+    parse.__name__ = name
+    return parse
+
+
+# the tools' numeric flags: a count of 0 or a threshold of 5 would otherwise
+# end in a traceback (range() with step 0, statistics of nothing) or silently
+# draw nothing
+positive_int = _number_type(int, lambda v: v >= 1, 'an integer >= 1', 'positive_int')
+nonnegative_int = _number_type(int, lambda v: v >= 0, 'an integer >= 0',
+                               'nonnegative_int')
+unit_interval = _number_type(float, lambda v: 0 <= v <= 1, 'a number from 0 to 1',
+                             'unit_interval')
+nonnegative_float = _number_type(float, lambda v: 0 <= v < float('inf'),
+                                 'a finite number >= 0', 'nonnegative_float')
+
+
+class ToolParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose usage errors are one line
+    (``error: ... (see --help)``, exit 2), for the tools without ``-c``."""
+
+    def error(self, message):
+        sys.stderr.write('error: {} (see --help)\n'.format(message))
+        sys.exit(2)
 
 
 class ArgsParser(PpdetArgsParser):
@@ -23,9 +61,7 @@ class ArgsParser(PpdetArgsParser):
     with dots: ``GHMCLoss.bins=30``), parsed into ``args.config`` and the
     dict ``args.opt``."""
 
-    def error(self, message):
-        sys.stderr.write('error: {} (see --help)\n'.format(message))
-        sys.exit(2)
+    error = ToolParser.error
 
     def parse_args(self, args=None, namespace=None):
         parsed = argparse.ArgumentParser.parse_args(self, args, namespace)

@@ -20,10 +20,13 @@ from ..data import (DatasetError, check_dataset_config,
 from ..utils import (ConfigError, check_resume_checkpoint,
                      check_weights_cover_model, resolve_pretrain_weights,
                      resolve_weights_path)
+from ..modeling.checks import check_detector, dry_run
+from ..utils.paths import prepare_output_dir
 from .callbacks import EvalRecordWriter, RankLossLogger
 from .checkpoints import (atomic_checkpoints, check_writable,
                           latest_checkpoint)
 from .nonfinite_guard import NonFiniteLossError, NonFiniteLossGuard
+from .run_lock import save_dir_lock
 from .signals import (PendingSignalCheck, TrainingInterrupted,
                       interrupting_signals, raise_pending_interrupt)
 
@@ -112,16 +115,19 @@ def create_trainer(cfg, mode):
 
     PaddleDetection's modules check their arguments with ``assert`` or
     ``ValueError`` in their constructors (wrong type, out of range, a
-    head/loss combination that cannot train); either becomes a
+    head/loss combination that cannot train), and the built model is
+    checked as a whole (:func:`_check_built_model`); either becomes a
     :class:`ConfigError` naming the config file.  (Its loaders start
     reading at construction: create it inside :func:`reader_errors_raised`
     for a failing sample to raise instead of hanging, as :func:`train` does.)
     """
     from ppdet.engine import Trainer
     try:
-        return Trainer(cfg, mode=mode)
+        trainer = Trainer(cfg, mode=mode)
+        _check_built_model(trainer.model, cfg)
     except (ValueError, AssertionError) as err:
         raise _refused(cfg, err) from err
+    return trainer
 
 
 def create_model(cfg):
@@ -130,9 +136,19 @@ def create_model(cfg):
     :func:`create_trainer`."""
     from ppdet.core.workspace import create
     try:
-        return create(cfg.architecture)
+        model = create(cfg.architecture)
+        _check_built_model(model, cfg)
     except (ValueError, AssertionError) as err:
         raise _refused(cfg, err) from err
+    return model
+
+
+def _check_built_model(model, cfg):
+    """Module arguments against each other, then one blank image through
+    the model (``modeling.checks``), so that a config only a Paddle op
+    rejects ends here, naming keys or the layer, not at the first step."""
+    check_detector(model, blocks=[k for k in cfg if isinstance(k, str)])
+    dry_run(model)
 
 
 def create_trainer_with_weights(cfg, mode):
@@ -171,9 +187,11 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
 
     Raises:
         ConfigError, WeightsError, DatasetError: before training starts.
-        OutputError: ``save_dir`` cannot be written (before training
-            starts), or a checkpoint or the loss log could not be written
-            (disk full...): the previous checkpoints are intact.
+        OutputError: ``save_dir`` or ``output_eval`` cannot be written, or
+            another training holds ``save_dir`` (``RunLockError``; all
+            before training starts), or a checkpoint or the loss log could
+            not be written (disk full...): the previous checkpoints are
+            intact.
         NonFiniteLossError: the guard stopped training; the message names
             the latest checkpoint.
         TrainingInterrupted: SIGTERM/SIGINT; ``latest_checkpoint``,
@@ -182,6 +200,11 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
     import paddle.distributed as dist
     from ppdet.engine import init_fleet_env, init_parallel_env, set_random_seed
 
+    if seed is not None and (isinstance(seed, bool) or not isinstance(
+            seed, int) or not 0 <= seed < 2**32):
+        # numpy's and Paddle's generators take 0 .. 2**32 - 1
+        raise ConfigError('--seed: expected an integer from 0 to {}, got '
+                          '{!r}'.format(2**32 - 1, seed))
     if fleet:
         init_fleet_env(cfg.get('find_unused_parameters', False))
     elif dist.get_world_size() > 1:
@@ -195,8 +218,12 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
     check_datasets(cfg, 'TrainDataset', *(['EvalDataset'] if evaluate else []))
     save_dir = os.path.join(cfg.get('save_dir', 'output'), cfg.filename)
     check_writable(save_dir)    # before hours of training, not after
+    if evaluate and cfg.get('output_eval'):
+        prepare_output_dir(cfg.output_eval, 'output_eval')
     # what this run changes in Paddle/ppdet and the process is undone after it
     with contextlib.ExitStack() as scope:
+        # one training per folder, resumed or not (run_lock)
+        scope.enter_context(save_dir_lock(save_dir, dist.get_rank()))
         scope.enter_context(reader_errors_raised())
         trainer = create_trainer(cfg, 'train')
         guard = _start(trainer, cfg, evaluate, resume, pretrain, seed)
@@ -215,6 +242,22 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
     return TrainResult(save_dir=save_dir, skipped=list(guard.skipped))
 
 
+def _check_steps_per_epoch(trainer, cfg):
+    """ConfigError when an epoch would have no step (ppdet only warns, then
+    saves an untrained model): fewer images per rank than one batch with
+    ``drop_last``."""
+    import paddle.distributed as dist
+    if len(trainer.loader) >= 1:
+        return
+    reader = cfg.get('TrainReader', {})
+    raise ConfigError(
+        '{}: an epoch has no training step: {} image(s) over {} rank(s) with '
+        'TrainReader.batch_size {} and drop_last {}; lower batch_size or set '
+        'drop_last: false'.format(cfg.get('_config_path', 'config'),
+                                  len(trainer.dataset), dist.get_world_size(),
+                                  reader.get('batch_size'), reader.get('drop_last')))
+
+
 def _start(trainer, cfg, evaluate, resume, pretrain, seed):
     """Callbacks, weights and data order of a new training; returns its
     :class:`NonFiniteLossGuard`."""
@@ -224,12 +267,19 @@ def _start(trainer, cfg, evaluate, resume, pretrain, seed):
         guard = NonFiniteLossGuard(trainer, cfg.get('nonfinite_loss', 'stop'))
     except ValueError as err:
         raise _refused(cfg, err) from err
+    _check_steps_per_epoch(trainer, cfg)
     callbacks = [RankLossLogger(trainer), guard, PendingSignalCheck(trainer)]
     if evaluate and dist.get_rank() == 0:   # only rank 0 evaluates
         callbacks.append(EvalRecordWriter(trainer))
     trainer.register_callbacks(callbacks)
     if resume:
         trainer.resume_weights(check_resume_checkpoint(trainer.model, resume))
+        if trainer.start_epoch >= cfg.epoch:
+            raise ConfigError(
+                "{}: the checkpoint '{}' is at epoch {} and the config trains "
+                "to epoch {}: nothing to train (to go on, raise epoch: -o "
+                "epoch=N)".format(cfg.get('_config_path', 'config'), resume,
+                                  trainer.start_epoch, cfg.epoch))
         # The sampler shuffles with its epoch as seed: continue its count.
         # The loader's iterator already drew from it (it prefetches from
         # construction on), so a new iterator starts after set_epoch.

@@ -58,6 +58,13 @@ class GHMRetinaAssigner(object):
                 "GHMRetinaAssigner: expected 0 <= neg_iou_thr <= pos_iou_thr "
                 "<= 1, got neg_iou_thr={}, pos_iou_thr={}".format(
                     neg_iou_thr, pos_iou_thr))
+        if not 0 <= min_pos_iou <= 1:
+            raise ValueError("GHMRetinaAssigner.min_pos_iou: expected 0 <= "
+                             "min_pos_iou <= 1, got {}".format(min_pos_iou))
+        if crowd_iof_thr > 1:
+            raise ValueError("GHMRetinaAssigner.crowd_iof_thr: expected <= 1 "
+                             "(< 0 disables crowd ignoring), got {}".format(
+                                 crowd_iof_thr))
         self.pos_iou_thr = pos_iou_thr
         self.neg_iou_thr = neg_iou_thr
         self.min_pos_iou = min_pos_iou

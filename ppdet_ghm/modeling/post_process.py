@@ -1,4 +1,6 @@
 """Retina post-processing: top-k per level, decode, clip, rescale, NMS."""
+import numbers
+
 import paddle
 import paddle.nn.functional as F
 
@@ -18,6 +20,27 @@ def _static_size(x, axis):
     convert faithfully (its ONNX model detected nothing); decided at export
     time, the program has no branch."""
     return getattr(x, 'shape')[axis]
+
+
+def _check_post_process_args(nms_pre, score_threshold, nms_threshold,
+                             max_per_img):
+    """ValueError naming the argument: out of range, each of these would
+    silently leave every image without detections (or suppress nothing)."""
+    name = 'GHMRetinaPostProcess'
+    for key, value in (('nms_pre', nms_pre), ('max_per_img', max_per_img)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+                or value < 1:
+            raise ValueError('{}.{}: expected an integer >= 1, got {!r}'.format(
+                name, key, value))
+    for key, value, low, high, what in (
+            ('score_threshold', score_threshold, 0.0, 1.0, '0 <= value <= 1'),
+            ('nms_threshold', nms_threshold, 0.0, 1.0, '0 <= value <= 1')):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError('{}.{}: expected a number ({}), got {!r}'.format(
+                name, key, what, value))
+        if not low <= value <= high:
+            raise ValueError('{}.{}: expected {}, got {}'.format(
+                name, key, what, value))
 
 
 @register
@@ -44,6 +67,8 @@ class GHMRetinaPostProcess(object):
     def __init__(self, num_classes=80, nms_pre=1000, score_threshold=0.05,
                  nms_threshold=0.5, max_per_img=100,
                  box_coder='DeltaXYWHBoxCoder', exclude_nms=False):
+        _check_post_process_args(nms_pre, score_threshold, nms_threshold,
+                                 max_per_img)
         self.num_classes = num_classes
         self.nms_pre = nms_pre
         self.score_threshold = score_threshold

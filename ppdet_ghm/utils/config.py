@@ -131,4 +131,31 @@ def check_top_level(cfg, config_path='config'):
             base_lr, numbers.Real) or not base_lr > 0):
         raise ConfigError('{}: LearningRate.base_lr: expected a number > 0, '
                           'got {!r}'.format(config_path, base_lr))
+    warnings += _check_milestones(lr, cfg.get('epoch'), config_path)
+    return warnings
+
+
+def _check_milestones(lr, epoch, config_path):
+    """``PiecewiseDecay.milestones``: increasing integers >= 1 (Paddle would
+    build an lr that jumps back and forth without a word); a warning for
+    each one the schedule never reaches."""
+    schedulers = lr.get('schedulers') if hasattr(lr, 'get') else None
+    warnings = []
+    for scheduler in schedulers or []:
+        milestones = getattr(scheduler, 'milestones', None)
+        if milestones is None:
+            continue
+        name = type(scheduler).__name__
+        if not isinstance(milestones, (list, tuple)) or not all(
+                isinstance(m, numbers.Integral) and not isinstance(m, bool)
+                and m >= 1 for m in milestones) or list(milestones) != sorted(
+                    set(milestones)):
+            raise ConfigError('{}: LearningRate {}.milestones: expected '
+                              'increasing epoch numbers >= 1, got {!r}'.format(
+                                  config_path, name, milestones))
+        late = [m for m in milestones if isinstance(epoch, int) and m >= epoch]
+        if late:
+            warnings.append('{}: LearningRate {}.milestones {} are not before '
+                            'the last epoch ({}): the lr never drops there'.format(
+                                config_path, name, late, epoch))
     return warnings

@@ -164,3 +164,43 @@ def test_pretrain_weights_on_a_dotted_path_without_suffix_are_loaded(tmp_path, d
     os.rename(os.path.join(out, 'model_final.pdparams'), dotted + '.pdparams')
     cfg, _ = load(tmp_path, data, extra='pretrain_weights: {}\n'.format(dotted))
     train(cfg)                              # ppdet alone: "Unknown postfix .v2"
+
+
+@pytest.mark.parametrize('seed', [-1, 2**32, True])
+def test_a_seed_numpy_and_paddle_cannot_take_is_refused(tmp_path, data, seed):
+    cfg, _ = load(tmp_path, data)
+    with pytest.raises(ConfigError, match=r'--seed: expected an integer from 0 to '
+                       r'4294967295, got {}'.format(seed)):
+        train(cfg, seed=seed)
+
+
+def test_an_epoch_without_a_step_is_refused_not_saved_untrained(tmp_path, data):
+    # ppdet only warns, then saves the untrained model as model_final
+    cfg, out = load(tmp_path, data, extra='TrainReader: {batch_size: 100, drop_last: true}\n')
+    with pytest.raises(ConfigError, match=r'an epoch has no training step: 8 '
+                       r'image\(s\) over 1 rank\(s\) with TrainReader.batch_size 100 '
+                       r'and drop_last True'):
+        train(cfg)
+    assert not os.path.exists(os.path.join(out, 'model_final.pdparams'))
+
+
+def test_resuming_a_finished_run_says_there_is_nothing_to_train(tmp_path, data):
+    cfg, out = load(tmp_path, data)
+    train(cfg)
+    cfg, out = load(tmp_path, data)
+    final = os.path.join(out, 'model_final')
+    with pytest.raises(ConfigError, match=r"the checkpoint '{}.pdparams' is at epoch 1 "
+                       r"and the config trains to epoch 1: nothing to train \(to go "
+                       r"on, raise epoch: -o epoch=N\)".format(final)):
+        train(cfg, resume=final)
+
+
+def test_an_output_eval_under_a_file_is_refused_before_training(tmp_path, data):
+    from ppdet_ghm.engine import OutputError
+    blocker = tmp_path / 'eval_file'
+    blocker.write_text('')
+    cfg, out = load(tmp_path, data, extra='output_eval: {}/bbox\n'.format(blocker))
+    with pytest.raises(OutputError, match="output_eval: cannot create '.*bbox': "
+                       "'.*eval_file' is a file"):
+        train(cfg, evaluate=True)
+    assert not os.path.exists(os.path.join(out, 'loss_rank0.jsonl'))

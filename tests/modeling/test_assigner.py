@@ -64,3 +64,7 @@ def test_bad_thresholds_are_refused():
     import pytest
     with pytest.raises(ValueError, match='neg_iou_thr'):
         GHMRetinaAssigner(pos_iou_thr=0.3, neg_iou_thr=0.4)
+    with pytest.raises(ValueError, match='min_pos_iou: expected 0 <= min_pos_iou'):
+        GHMRetinaAssigner(min_pos_iou=-0.1)
+    with pytest.raises(ValueError, match='crowd_iof_thr: expected <= 1'):
+        GHMRetinaAssigner(crowd_iof_thr=1.5)

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import paddle
 import pytest
-from tiny_demo import write_tiny_config
+from tiny_demo import hold_save_dir_lock, write_tiny_config
 
 from ppdet_ghm.data import DatasetError
 from ppdet_ghm.utils import WeightsError
@@ -210,7 +210,7 @@ DEMO_CONFIG = os.path.join(ROOT, 'configs', 'demo', 'retinanet_ghm_demo.yml')
 def test_analyze_gradients_refuses_a_bad_image_count(capsys, monkeypatch):
     assert tool_error(monkeypatch, capsys, 'analyze_gradients', '-c', DEMO_CONFIG,
                       '--num_images', '0') == \
-        'error: --num_images: expected an integer >= 1, got 0'
+        "error: argument --num_images: expected an integer >= 1, got '0' (see --help)"
 
 
 @pytest.fixture
@@ -295,3 +295,61 @@ def test_resume_from_a_truncated_checkpoint_names_it(trained):
     with pytest.raises(WeightsError, match='no optimizer state'):
         train_in_process(config, resume=bad)
 
+
+
+def test_a_second_training_into_a_held_save_dir_stops_naming_the_process(trained):
+    """The same command twice, and a resume while the first run is alive."""
+    _, config, weights, _ = trained
+    holder = hold_save_dir_lock(os.path.dirname(weights))
+    try:
+        for extra in ([], ['-r', weights]):
+            proc = run_tool('train.py', '-c', config, *extra, check=False)
+            assert proc.returncode == 2, proc.stderr[-2000:]
+            error = proc.stderr.strip().splitlines()[-1]
+            assert error.startswith("error: save_dir '{}' is in use by another "
+                                    "training: process {} on ".format(
+                                        os.path.dirname(weights), holder.pid))
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize('tool,flag', [('eval.py', '--output_eval'),
+                                       ('infer.py', '--output_dir'),
+                                       ('export_model.py', '--output_dir')])
+def test_an_output_path_under_a_file_is_refused_before_the_model_runs(
+        trained, tmp_path, tool, flag):
+    _, config, weights, _ = trained
+    blocker = tmp_path / 'results'
+    blocker.write_text('a file, not a folder')
+    extra = ['--infer_img', 'x.jpg'] if tool == 'infer.py' else []
+    proc = run_tool(tool, '-c', config, '-o', 'weights=' + weights, *extra,
+                    flag, str(blocker / 'run'), check=False)
+    assert proc.returncode == 2
+    error = proc.stderr.strip().splitlines()[-1]
+    assert flag in error and "'{}' is a file".format(blocker) in error, error
+    assert 'Traceback' not in proc.stderr
+
+
+def test_eval_creates_a_nested_output_eval(trained, tmp_path):
+    # ppdet's COCO metric creates output_eval without its parents
+    # (FileNotFoundError when the model has already run)
+    _, config, weights, _ = trained
+    nested = tmp_path / 'a' / 'b' / 'eval'
+    run_tool('eval.py', '-c', config, '-o', 'weights=' + weights,
+             '--output_eval', str(nested))
+    assert (nested / 'bbox.json').is_file()
+
+
+@pytest.mark.parametrize('tool,args,expected', [
+    ('deploy_infer.py', ['--model_dir', 'm', '--image_dir', 'd', '--batch_size', '0'],
+     "argument --batch_size: expected an integer >= 1, got '0'"),
+    ('deploy_infer.py', ['--model_dir', 'm', '--image_dir', 'd', '--repeats', '0'],
+     "argument --repeats: expected an integer >= 1, got '0'"),
+    ('infer.py', ['-c', 'x.yml', '--infer_img', 'x.jpg', '--draw_threshold', '5'],
+     "argument --draw_threshold: expected a number from 0 to 1, got '5'")])
+def test_a_numeric_flag_out_of_range_ends_in_one_line(tool, args, expected):
+    proc = run_tool(tool, *args, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == 'error: {} (see --help)'.format(
+        expected)

@@ -76,6 +76,19 @@ def refusal(path):
     # the old name of the head's post-processor key
     ('GHMRetinaHead: {post_process: GHMRetinaPostProcess}\n',
      "GHMRetinaHead has no option 'post_process'"),
+    # post-processing and assignment values that would silently empty every
+    # image's detections, suppress nothing, or never match a low-quality box
+    ('GHMRetinaPostProcess: {max_per_img: 0}\n',
+     'GHMRetinaPostProcess.max_per_img: expected an integer >= 1, got 0'),
+    ('GHMRetinaPostProcess: {nms_pre: 0}\n',
+     'GHMRetinaPostProcess.nms_pre: expected an integer >= 1, got 0'),
+    ('GHMRetinaPostProcess: {nms_threshold: 1.5}\n',
+     'GHMRetinaPostProcess.nms_threshold: expected 0 <= value <= 1, got 1.5'),
+    ('GHMRetinaPostProcess: {score_threshold: "0.05"}\n',
+     "GHMRetinaPostProcess.score_threshold: expected a number (0 <= value <= 1), "
+     "got '0.05'"),
+    ('GHMRetinaAssigner: {min_pos_iou: 1.5}\n',
+     'GHMRetinaAssigner.min_pos_iou: expected 0 <= min_pos_iou <= 1, got 1.5'),
 ])
 def test_a_bad_config_is_refused_naming_file_block_and_value(tmp_path, body, expected):
     path = child_config(tmp_path, body)
@@ -110,12 +123,25 @@ def test_train_tool_ends_a_refused_config_with_one_line_and_exit_2(tmp_path):
     ('num_classes: 0\n', 'num_classes: expected an integer >= 1, got 0'),
     ('LearningRate: {base_lr: -0.01}\n', 'LearningRate.base_lr: expected a number > 0, got -0.01'),
     ('LearningRate: {base_lr: 0}\n', 'LearningRate.base_lr: expected a number > 0, got 0'),
+    # Paddle would build an lr that rises at the second milestone
+    ('LearningRate:\n  base_lr: 0.01\n  schedulers:\n  - !PiecewiseDecay\n'
+     '    milestones: [11, 8]\n',
+     'LearningRate PiecewiseDecay.milestones: expected increasing epoch numbers '
+     '>= 1, got [11, 8]'),
 ])
 def test_top_level_slips_are_refused_naming_key_and_value(tmp_path, body, expected):
     path = child_config(tmp_path, body)
     with pytest.raises(ConfigError) as err:
         load_run_config(path)
     assert expected in str(err.value) and path in str(err.value)
+
+
+def test_a_milestone_the_schedule_never_reaches_is_a_warning(tmp_path, capsys):
+    path = child_config(tmp_path, 'epoch: 6\nLearningRate:\n  base_lr: 0.01\n'
+                        '  schedulers:\n  - !PiecewiseDecay\n    milestones: [4, 8]\n')
+    load_run_config(path)
+    assert 'LearningRate PiecewiseDecay.milestones [8] are not before the last ' \
+           'epoch (6): the lr never drops there' in capsys.readouterr().err
 
 
 def test_an_unknown_key_far_from_any_known_one_is_a_warning(tmp_path, capsys):
