@@ -63,7 +63,10 @@ class RankLossLogger(Callback):
     writes every rank's raw losses of every iteration to
     ``<save_dir>/<config>/loss_rank<r>.jsonl`` (appended, so a resumed run
     continues the file), logs them on ranks > 0 every ``log_iter`` steps, and
-    at the end logs each rank's :func:`parameter_digest`.
+    at the end logs each rank's :func:`parameter_digest`.  With
+    ``log_image_ids: true`` in the config a record also holds ``im_id``, the
+    ids of the step's images on that rank (which images each rank saw; one
+    small copy to the host a step, hence off by default).
     """
 
     def __init__(self, trainer):
@@ -76,12 +79,18 @@ class RankLossLogger(Callback):
         # The trainer keeps the step's losses on rank 0 only: take them from
         # the model's output on every rank.
         self._losses = {}
+        self._image_ids = None
+        self.log_image_ids = bool(cfg.get('log_image_ids', False))
         trainer.model.register_forward_post_hook(self._capture)
 
     def _capture(self, layer, inputs, outputs):
         if layer.training and isinstance(outputs, dict):
             self._losses = {k: v for k, v in outputs.items()
                             if k.startswith('loss')}
+            if self.log_image_ids and inputs and isinstance(inputs[0], dict):
+                ids = inputs[0].get('im_id')
+                self._image_ids = None if ids is None else [
+                    int(i) for i in np.asarray(ids).reshape(-1)]
 
     def on_step_end(self, status):
         if status.get('mode') != 'train':
@@ -90,6 +99,8 @@ class RankLossLogger(Callback):
                   'step': int(status['step_id']),
                   'lr': float(status['learning_rate'])}
         record.update({k: float(v) for k, v in self._losses.items()})
+        if self.log_image_ids:
+            record['im_id'] = self._image_ids
         _append_json_line(self.path, record, 'loss log')
         if self.rank > 0 and record['step'] % self.log_iter == 0:
             # print, not ppdet's logger: that one is silent on ranks > 0

@@ -33,7 +33,7 @@ KNOWN_TOP_LEVEL_KEYS = frozenset("""
     TrainReader EvalReader TestReader TrainDataset EvalDataset TestDataset
     EvalMOTDataset TestMOTDataset UnsupTrainDataset LearningRate
     OptimizerBuilder slim slim_type
-    nonfinite_loss _config_path
+    nonfinite_loss log_image_ids _config_path
 """.split())
 
 

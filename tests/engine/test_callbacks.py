@@ -40,3 +40,22 @@ def test_a_read_only_or_full_disk_is_an_output_error_naming_the_file(tmp_path,
     with pytest.raises(OutputError, match="cannot append to the loss log '{}': "
                        "Read-only file system".format(log.path)):
         log.on_step_end(STATUS)
+
+
+def test_with_log_image_ids_a_record_names_the_steps_images(tmp_path):
+    import json
+
+    class Model(paddle.nn.Linear):
+        def forward(self, inputs):
+            return {'loss': super().forward(inputs['x']).sum()}
+    cfg = {'filename': 'run', 'save_dir': str(tmp_path), 'log_iter': 1,
+           'log_image_ids': True}
+    model = Model(1, 1)
+    log = RankLossLogger(SimpleNamespace(cfg=SimpleNamespace(get=cfg.get, **cfg),
+                                         model=model))
+    model({'x': paddle.ones([2, 1]), 'im_id': paddle.to_tensor([[7], [3]])})
+    log.on_step_end(STATUS)
+    with open(log.path) as f:
+        record = json.loads(f.readline())
+    assert record['im_id'] == [7, 3] and record['loss'] == pytest.approx(
+        float(model({'x': paddle.ones([2, 1])})['loss']))
