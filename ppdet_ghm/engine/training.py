@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..compat import reader_errors_propagated, restart_train_loader
 from ..data import (DatasetError, check_dataset_config,
                     describe_pipeline_failure)
-from ..utils import (ConfigError, check_resume_checkpoint,
+from ..utils import (ConfigError, WeightsError, check_resume_checkpoint,
                      check_weights_cover_model, resolve_pretrain_weights,
                      resolve_weights_path)
 from ..modeling.checks import check_detector, dry_run
@@ -232,6 +232,10 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
         try:
             trainer.train(evaluate)
             raise_pending_interrupt()   # a signal held during the last step
+        except AssertionError as err:
+            if resume and 'Optimizer set error' in str(err):
+                raise _optimizer_mismatch(resume, err) from err
+            raise
         except NonFiniteLossError as err:
             raise NonFiniteLossError('{}; latest checkpoint: {}'.format(
                 err, latest_checkpoint(save_dir) or 'none yet')) from err
@@ -240,6 +244,18 @@ def train(cfg, evaluate=False, resume=None, seed=None, fleet=False):
             err.epoch, err.step = guard.epoch, guard.step
             raise
     return TrainResult(save_dir=save_dir, skipped=list(guard.skipped))
+
+
+def _optimizer_mismatch(resume, err):
+    """Paddle asserts at the first step after a resume (it creates the
+    optimizer's accumulators then) when the checkpoint's optimizer state
+    lacks one: the checkpoint was saved by another optimizer."""
+    checkpoint = os.path.splitext(resume)[0]
+    return WeightsError(
+        "resume: the optimizer state '{}.pdopt' does not fit this config's "
+        "optimizer ({}); nothing was updated: resume with the optimizer it "
+        "was saved with, or start from its weights with -o pretrain_weights="
+        "{}".format(checkpoint, str(err).strip().splitlines()[0], checkpoint))
 
 
 def _check_steps_per_epoch(trainer, cfg):

@@ -103,3 +103,19 @@ def test_resume_gives_the_straight_run_exactly(data, tmp_path):
     norm = 'backbone.res3.res3a.branch2a.norm.'
     assert (wa[norm + '_mean'].numpy() == 0).all() and (wa[norm + '_variance'].numpy() == 1).all()
     assert (wa[norm + 'weight'].numpy() != 1).any()
+
+
+def test_resuming_with_another_optimizer_names_the_checkpoint(data, tmp_path):
+    # Paddle: AssertionError "Optimizer set error, ..._velocity_0 should in state dict"
+    out = str(tmp_path / 'out')
+    config = write_tiny_config(str(tmp_path / 'a.yml'), data, out, epoch=1)
+    train('-c', config)
+    final = os.path.join(out, 'a', 'model_final')
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'tools', 'train.py'), '-c', config, '-r', final,
+         '-o', 'epoch=2', 'OptimizerBuilder={optimizer: {type: Momentum, momentum: 0.9}}'],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "error: resume: the optimizer state '{}.pdopt' does not fit this config's "
+        "optimizer (Optimizer set error, ".format(final))
