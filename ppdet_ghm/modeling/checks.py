@@ -20,29 +20,30 @@ class ModelConfigError(ValueError):
     """Module arguments that do not fit together."""
 
 
-def _block_of(model, path, blocks):
+def _block_of(layers, path, blocks):
     """The config block that builds the layer at ``path``: the class name
-    of its deepest ancestor (or itself) that is a block of the config."""
+    of its deepest ancestor (or itself) that is a block of the config.
+
+    Args:
+        layers (dict): ``dict(model.named_sublayers())``.
+    """
     parts = path.split('.')
-    found = None
-    layer = model
-    for part in parts:
-        layer = getattr(layer, part, None) if not part.isdigit() else layer[int(part)]
-        if layer is None:
-            break
-        if type(layer).__name__ in blocks:
-            found = type(layer).__name__
-    return found or type(model).__name__
+    for end in range(len(parts), 0, -1):
+        name = type(layers['.'.join(parts[:end])]).__name__
+        if name in blocks:
+            return name
+    return None
 
 
 def _check_group_norms(model, blocks):
-    for path, layer in model.named_sublayers():
+    layers = dict(model.named_sublayers())
+    for path, layer in layers.items():
         if not isinstance(layer, nn.GroupNorm):
             continue
         groups, channels = layer._num_groups, layer._num_channels
         if channels % groups == 0:
             continue
-        block = _block_of(model, path, blocks)
+        block = _block_of(layers, path, blocks) or type(model).__name__
         hint = ''
         if block == 'RetinaFeat':
             hint = ('; with norm_type gn, RetinaFeat.feat_out ({}) must be a '

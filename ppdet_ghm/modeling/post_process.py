@@ -32,15 +32,14 @@ def _check_post_process_args(nms_pre, score_threshold, nms_threshold,
                 or value < 1:
             raise ValueError('{}.{}: expected an integer >= 1, got {!r}'.format(
                 name, key, value))
-    for key, value, low, high, what in (
-            ('score_threshold', score_threshold, 0.0, 1.0, '0 <= value <= 1'),
-            ('nms_threshold', nms_threshold, 0.0, 1.0, '0 <= value <= 1')):
+    for key, value in (('score_threshold', score_threshold),
+                       ('nms_threshold', nms_threshold)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError('{}.{}: expected a number ({}), got {!r}'.format(
-                name, key, what, value))
-        if not low <= value <= high:
-            raise ValueError('{}.{}: expected {}, got {}'.format(
-                name, key, what, value))
+            raise ValueError('{}.{}: expected a number (0 <= value <= 1), got '
+                             '{!r}'.format(name, key, value))
+        if not 0 <= value <= 1:
+            raise ValueError('{}.{}: expected 0 <= value <= 1, got {}'.format(
+                name, key, value))
 
 
 @register
