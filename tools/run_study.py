@@ -38,21 +38,20 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     try:
         study = load_study(args.study)
-        output_dir = args.output_dir or os.path.join('output', 'studies',
-                                                     study.name)
+        out = args.output_dir or os.path.join('output', 'studies', study.name)
         if args.report:
             summary = summarize(study, read_records(
-                os.path.join(output_dir, 'records.jsonl')))
-            write_results(summary, output_dir)
-            plot_study(summary, os.path.join(output_dir, 'ap_minutes.png'))
+                os.path.join(out, 'records.jsonl')))
+            write_results(summary, out)
+            plot_study(summary, os.path.join(out, 'ap_minutes.png'))
         else:
-            summary = run_study(study, output_dir, reuse=args.reuse,
+            summary = run_study(study, out, reuse=args.reuse,
                                 max_runs=args.max_runs)
     except StudyError as err:
         fail(err)
     print('{} of {} runs finished; results: {}'.format(
         summary['runs']['finished'], summary['runs']['total'],
-        os.path.join(output_dir, 'results.md')))
+        os.path.join(out, 'results.md')))
 
 
 if __name__ == '__main__':
