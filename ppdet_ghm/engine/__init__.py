@@ -1,4 +1,4 @@
-from .callbacks import RankLossLogger, parameter_digest
+from .callbacks import RankLossLogger, ghm_state_digest, parameter_digest
 from .checkpoints import (OutputError, atomic_checkpoints, check_writable,
                           latest_checkpoint)
 from .evaluation import EvaluationError, MetricResults, evaluate, predict
@@ -13,7 +13,7 @@ from .training import (TrainResult, check_datasets, create_model,
                        create_trainer, create_trainer_with_weights,
                        reader_errors_raised, train)
 
-__all__ = ['RankLossLogger', 'parameter_digest', 'MAX_CONSECUTIVE_SKIPS',
+__all__ = ['RankLossLogger', 'parameter_digest', 'ghm_state_digest', 'MAX_CONSECUTIVE_SKIPS',
            'NonFiniteLossError', 'NonFiniteLossGuard', 'TrainingInterrupted',
            'atomic_checkpoints', 'interrupting_signals',
            'OutputError', 'check_writable', 'EvaluationError', 'MetricResults',

@@ -13,7 +13,7 @@ from ..records import EVAL_RECORDS, LOSS_LOG
 from .checkpoints import OutputError
 
 __all__ = ['RankLossLogger', 'EvalRecordWriter', 'parameter_digest',
-           'COCO_STAT_NAMES']
+           'ghm_state_digest', 'COCO_STAT_NAMES']
 
 # pycocotools' 12 box statistics, in its order
 COCO_STAT_NAMES = ('AP', 'AP50', 'AP75', 'AP_small', 'AP_medium', 'AP_large',
@@ -56,6 +56,21 @@ def parameter_digest(model):
     return sha.hexdigest()
 
 
+def ghm_state_digest(model):
+    """SHA-1 over the GHM losses' EMA state (every ``acc_sum`` buffer,
+    sorted by name), or None without one: equal on every rank when
+    ``sync_across_ranks`` is on."""
+    buffers = sorted((name, value) for name, value in model.named_buffers()
+                     if name.split('.')[-1] == 'acc_sum')
+    if not buffers:
+        return None
+    sha = hashlib.sha1()
+    for name, value in buffers:
+        sha.update(name.encode())
+        sha.update(np.ascontiguousarray(value.numpy()).tobytes())
+    return sha.hexdigest()
+
+
 class RankLossLogger(Callback):
     """Per-rank record of training.
 
@@ -63,7 +78,8 @@ class RankLossLogger(Callback):
     writes every rank's raw losses of every iteration to
     ``<save_dir>/<config>/loss_rank<r>.jsonl`` (appended, so a resumed run
     continues the file), logs them on ranks > 0 every ``log_iter`` steps, and
-    at the end logs each rank's :func:`parameter_digest`.  With
+    at the end logs each rank's :func:`parameter_digest` and
+    :func:`ghm_state_digest`.  With
     ``log_image_ids: true`` in the config a record also holds ``im_id``, the
     ids of the step's images on that rank (which images each rank saw; one
     small copy to the host a step, hence off by default).
@@ -110,8 +126,12 @@ class RankLossLogger(Callback):
                     if k.startswith('loss'))), flush=True)
 
     def on_train_end(self, status):
+        model = self.model.model
         print('rank {} parameter digest: {}'.format(
-            self.rank, parameter_digest(self.model.model)), flush=True)
+            self.rank, parameter_digest(model)), flush=True)
+        state = ghm_state_digest(model)
+        if state:
+            print('rank {} GHM state digest: {}'.format(self.rank, state), flush=True)
 
 
 class EvalRecordWriter(Callback):

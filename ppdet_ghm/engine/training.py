@@ -274,6 +274,28 @@ def _check_steps_per_epoch(trainer, cfg):
                                   reader.get('batch_size'), reader.get('drop_last')))
 
 
+def _continue_lr_schedule(trainer):
+    """Put the resumed lr schedule at the start of ``trainer.start_epoch``.
+
+    The checkpoint's scheduler counts optimizer steps; on another number of
+    ranks an epoch has another number of steps, and ppdet's restored count
+    would put the schedule (warmup, milestones, cosine) at the wrong epoch:
+    8 ranks -> 2 ranks, 1 epoch done, would resume at a quarter of the first
+    epoch.  Same topology: the counts agree and nothing changes."""
+    scheduler = getattr(trainer, 'lr', None)
+    if scheduler is None or not hasattr(scheduler, 'last_epoch'):
+        return
+    steps = trainer.start_epoch * len(trainer.loader)
+    if scheduler.last_epoch == steps:
+        return
+    print('resume: the checkpoint counted {} lr steps; at epoch {} with {} '
+          'steps an epoch here, the schedule continues from step {}'.format(
+              scheduler.last_epoch, trainer.start_epoch, len(trainer.loader),
+              steps), file=sys.stderr, flush=True)
+    scheduler.last_epoch = steps - 1
+    scheduler.step()        # last_epoch = steps, lr recomputed
+
+
 def _start(trainer, cfg, evaluate, resume, pretrain, seed):
     """Callbacks, weights and data order of a new training; returns its
     :class:`NonFiniteLossGuard`."""
@@ -296,6 +318,7 @@ def _start(trainer, cfg, evaluate, resume, pretrain, seed):
                 "to epoch {}: nothing to train (to go on, raise epoch: -o "
                 "epoch=N)".format(cfg.get('_config_path', 'config'), resume,
                                   trainer.start_epoch, cfg.epoch))
+        _continue_lr_schedule(trainer)
         # The sampler shuffles with its epoch as seed: continue its count.
         # The loader's iterator already drew from it (it prefetches from
         # construction on), so a new iterator starts after set_epoch.

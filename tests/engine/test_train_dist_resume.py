@@ -119,3 +119,30 @@ def test_resuming_with_another_optimizer_names_the_checkpoint(data, tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith(
         "error: resume: the optimizer state '{}.pdopt' does not fit this config's "
         "optimizer (Optimizer set error, ".format(final))
+
+def test_a_resume_with_other_steps_per_epoch_continues_the_lr_schedule(data, tmp_path):
+    """What another number of ranks does to an epoch, in one process:
+    batch 2 (4 steps an epoch), then resumed at batch 1 (8 steps).  The
+    checkpoint counted 4 lr steps; without re-counting them as one epoch of
+    the new size, the milestone at epoch 1 (step 8 now) would be reached in
+    the middle of epoch 1 instead of at its start."""
+    out = str(tmp_path / 'out')
+    schedule = """\
+LearningRate:
+  base_lr: 0.01
+  schedulers:
+  - !PiecewiseDecay {gamma: 0.1, milestones: [1]}
+  - !LinearWarmup {start_factor: 1.0, steps: 0}
+"""
+    train('-c', write_tiny_config(str(tmp_path / 'a.yml'), data, out, epoch=1,
+                                  extra=schedule))
+    proc = train('-c', write_tiny_config(str(tmp_path / 'a.yml'), data, out, epoch=2,
+                                         extra=schedule + 'TrainReader: {batch_size: 1}\n'),
+                 '-r', os.path.join(out, 'a', 'model_final'))
+    assert 'resume: the checkpoint counted 4 lr steps; at epoch 1 with 8 steps an ' \
+           'epoch here, the schedule continues from step 8' in proc.stderr
+    lrs = {}
+    for record in records(os.path.join(out, 'a', 'loss_rank0.jsonl')):
+        lrs.setdefault(record['epoch'], []).append(record['lr'])
+    assert lrs[0] == [0.01] * 4
+    assert lrs[1] == [pytest.approx(0.001)] * 8
