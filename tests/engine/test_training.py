@@ -204,4 +204,3 @@ def test_an_output_eval_under_a_file_is_refused_before_training(tmp_path, data):
                        "'.*eval_file' is a file"):
         train(cfg, evaluate=True)
     assert not os.path.exists(os.path.join(out, 'loss_rank0.jsonl'))
-
