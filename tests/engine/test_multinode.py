@@ -155,7 +155,8 @@ class Rehearsal:
 @pytest.fixture(scope='module')
 def chain(tmp_path_factory):
     r = Rehearsal(tmp_path_factory.mktemp('multinode'))
-    r.wait(r.start_nodes('A', epoch=1, args=['--eval']))
+    r.wait(r.start_nodes('A', epoch=1, args=['--eval'], extra=[
+        'output_eval=' + os.path.join(r.tmp, 'A', 'eval')]))
     r.run_single('S', epoch=1, extra=['TrainReader.batch_size=16'])
     a_final = os.path.join(r.run_dir('A'), 'model_final')
     r.r2 = r.run_single('R2', epoch=2, args=['-r', a_final], nproc=2)
@@ -218,8 +219,10 @@ def test_eight_ranks_step_as_one_process_on_their_batches_concatenated(chain):
 def test_an_eight_rank_checkpoint_resumes_on_fewer_ranks(chain, run, ranks):
     proc = getattr(chain, run.lower())
     steps = 32 // (2 * ranks)
+    # a launched rank's stderr is its workerlog
+    printed = proc.stderr if ranks == 1 else chain.worker_logs(run, nodes=1)[0]
     assert 'the checkpoint counted 2 lr steps; at epoch 1 with {} steps an epoch ' \
-           'here, the schedule continues from step {}'.format(steps, steps) in proc.stderr
+           'here, the schedule continues from step {}'.format(steps, steps) in printed
     for rank in range(ranks):
         records = _records(os.path.join(chain.run_dir(run), 'loss_rank{}.jsonl'.format(rank)))
         assert [r['epoch'] for r in records] == [1] * steps      # epoch 0 was A's
