@@ -42,33 +42,31 @@ def _append_json_line(path, record, what):
             what, path, err.strerror or err)) from err
 
 
+def _sha1_of(named_arrays):
+    """SHA-1 over ``(name, tensor)`` pairs, sorted by name."""
+    sha = hashlib.sha1()
+    for name, value in sorted(named_arrays, key=lambda pair: pair[0]):
+        sha.update(name.encode())
+        sha.update(np.ascontiguousarray(value.numpy()).tobytes())
+    return sha.hexdigest()
+
+
 def parameter_digest(model):
     """SHA-1 over every trainable parameter (sorted by name): equal digests
     mean bit-identical weights.  Left out: BatchNorm running statistics
     (non-trainable parameters in Paddle) and buffers such as a GHM loss's
     EMA, which are per-rank by design (see ``sync_across_ranks``)."""
-    sha = hashlib.sha1()
-    for name, value in sorted(model.named_parameters()):
-        if value.stop_gradient:
-            continue
-        sha.update(name.encode())
-        sha.update(np.ascontiguousarray(value.numpy()).tobytes())
-    return sha.hexdigest()
+    return _sha1_of((name, value) for name, value in model.named_parameters()
+                    if not value.stop_gradient)
 
 
 def ghm_state_digest(model):
     """SHA-1 over the GHM losses' EMA state (every ``acc_sum`` buffer,
     sorted by name), or None without one: equal on every rank when
     ``sync_across_ranks`` is on."""
-    buffers = sorted((name, value) for name, value in model.named_buffers()
-                     if name.split('.')[-1] == 'acc_sum')
-    if not buffers:
-        return None
-    sha = hashlib.sha1()
-    for name, value in buffers:
-        sha.update(name.encode())
-        sha.update(np.ascontiguousarray(value.numpy()).tobytes())
-    return sha.hexdigest()
+    buffers = [(name, value) for name, value in model.named_buffers()
+               if name.split('.')[-1] == 'acc_sum']
+    return _sha1_of(buffers) if buffers else None
 
 
 class RankLossLogger(Callback):
