@@ -40,6 +40,7 @@ NAME = 'rehearsal'
 # 8 ranks x 2 images = 16 a step (docs/detector.md's table: 8 x 2 -> 0.01)
 BASE_LR = 0.01
 SIGTERM_STOP_SECONDS = 60      # all 8 processes gone after one node's SIGTERM
+RATIO = 1e-3                   # measured 7.9e-6 at most (test_eight_ranks_step_as_one_process_...)
 
 CONFIG = """\
 RetinaNet: {{backbone: FrozenStatsResNet}}
@@ -152,12 +153,27 @@ class Rehearsal:
                 for n in range(nodes) for i in range(per_node)]
 
 
+def _save_initial_weights(config, prefix):
+    """One seeded initialisation of the config's model, saved as
+    ``prefix.pdparams``: A and S start from it, so what each moved is known."""
+    import paddle
+    from conftest import workspace_snapshot
+
+    from ppdet_ghm.engine import create_model, load_config
+    with workspace_snapshot():
+        paddle.seed(0)
+        paddle.save(create_model(load_config(config)).state_dict(), prefix + '.pdparams')
+    return prefix
+
+
 @pytest.fixture(scope='module')
 def chain(tmp_path_factory):
     r = Rehearsal(tmp_path_factory.mktemp('multinode'))
-    r.wait(r.start_nodes('A', epoch=1, args=['--eval'], extra=[
+    r.init = _save_initial_weights(r.config, os.path.join(r.tmp, 'init'))
+    start = ['pretrain_weights=' + r.init + '.pdparams']
+    r.wait(r.start_nodes('A', epoch=1, args=['--eval'], extra=start + [
         'output_eval=' + os.path.join(r.tmp, 'A', 'eval')]))
-    r.run_single('S', epoch=1, extra=['TrainReader.batch_size=16'])
+    r.run_single('S', epoch=1, extra=start + ['TrainReader.batch_size=16'])
     a_final = os.path.join(r.run_dir('A'), 'model_final')
     r.r2 = r.run_single('R2', epoch=2, args=['-r', a_final], nproc=2)
     r.r1 = r.run_single('R1', epoch=2, args=['-r', a_final])
@@ -199,20 +215,32 @@ def test_every_rank_ends_with_the_same_parameters_and_ghm_state(chain):
 
 
 def test_eight_ranks_step_as_one_process_on_their_batches_concatenated(chain):
-    """Close, not exact: the ranks' losses are summed in another order
-    (all-reduce of 8 partial gradients vs one sum over 16 images)."""
+    """Close, not exact: the 8 ranks' gradients are all-reduced (summed in
+    another order than one process's sum over 16 images), and GHM's
+    histograms are not continuous (an example whose gradient norm lies on a
+    bin edge can fall into the next bin).  Per parameter tensor, the two
+    runs differ by less than RATIO of how far training moved it; tensors
+    that training does not move stay equal to the bit."""
     import paddle
+    init = paddle.load(chain.init + '.pdparams')
     eight = paddle.load(os.path.join(chain.run_dir('A'), 'model_final.pdparams'))
     one = paddle.load(os.path.join(chain.run_dir('S'), 'model_final.pdparams'))
     assert eight.keys() == one.keys()
-    worst = 0.0
+    ratios = {}
     for key in eight:
         a, b = eight[key].numpy(), one[key].numpy()
-        worst = max(worst, float(np.abs(a - b).max()))
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=key)
-    print('largest parameter difference, 8 ranks vs 1 process: {:.2e}'.format(worst))
-    np.testing.assert_allclose(eight['head.loss_class.acc_sum'].numpy(),
-                               one['head.loss_class.acc_sum'].numpy(), rtol=1e-5)
+        moved = float(np.linalg.norm((b - init[key].numpy()).ravel()))
+        if moved == 0:
+            np.testing.assert_array_equal(a, b, err_msg=key)
+        else:
+            ratios[key] = float(np.linalg.norm((a - b).ravel())) / moved
+    worst = max(ratios, key=ratios.get)
+    print('8 ranks vs 1 process: {} of {} tensors moved; largest difference / '
+          'movement {:.2e} ({}), median {:.2e}'.format(
+              len(ratios), len(eight), ratios[worst], worst,
+              float(np.median(list(ratios.values())))))
+    assert len(ratios) > len(eight) // 2
+    assert ratios[worst] < RATIO, (worst, ratios[worst])
 
 
 @pytest.mark.parametrize('run,ranks', [('R2', 2), ('R1', 1)])
