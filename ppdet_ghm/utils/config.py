@@ -85,12 +85,12 @@ def _near_miss(key, known):
     return close[0] if close else None
 
 
-def _positive_int(cfg, key, config_path):
+def _positive_int(cfg, key, config_path, separator=': '):
     value = cfg.get(key)
     if value is not None and (isinstance(value, bool) or not isinstance(
             value, numbers.Integral) or value < 1):
-        raise ConfigError('{}: {}: expected an integer >= 1, got {!r}'.format(
-            config_path, key, value))
+        raise ConfigError('{}{}{}: expected an integer >= 1, got {!r}'.format(
+            config_path, separator, key, value))
 
 
 def check_top_level(cfg, config_path='config'):
@@ -107,7 +107,8 @@ def check_top_level(cfg, config_path='config'):
         ConfigError: a near miss of a known key or of a registered module
             (``epoc`` for ``epoch``, ``GHMCLos``), ``snapshot_epoch``,
             ``epoch`` or ``log_iter`` not an integer >= 1 (ppdet divides by
-            ``snapshot_epoch``), ``num_classes`` not an integer >= 1, or a
+            ``snapshot_epoch``), ``num_classes`` or a reader's ``batch_size``
+            not an integer >= 1, or a
             ``LearningRate.base_lr`` that is not a number > 0.
     """
     modules = {k for k, v in cfg.items() if is_module_schema(v)}
@@ -125,6 +126,13 @@ def check_top_level(cfg, config_path='config'):
                         "ppdet_ghm reads (ignored)".format(config_path, key))
     for key in ('snapshot_epoch', 'epoch', 'log_iter', 'num_classes'):
         _positive_int(cfg, key, config_path)
+    # ppdet asserts on a reader's batch_size only when it builds that
+    # reader: EvalReader's after the first training epoch
+    for reader in ('TrainReader', 'EvalReader', 'TestReader'):
+        block = cfg.get(reader)
+        if hasattr(block, 'get'):
+            _positive_int(block, 'batch_size', '{}: {}'.format(config_path, reader),
+                          separator='.')
     lr = cfg.get('LearningRate')
     base_lr = lr.get('base_lr') if hasattr(lr, 'get') else None
     if base_lr is not None and (isinstance(base_lr, bool) or not isinstance(

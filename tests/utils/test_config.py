@@ -121,6 +121,10 @@ def test_train_tool_ends_a_refused_config_with_one_line_and_exit_2(tmp_path):
     ('epoch: "3"\n', "epoch: expected an integer >= 1, got '3'"),
     ('log_iter: 0\n', 'log_iter: expected an integer >= 1, got 0'),
     ('num_classes: 0\n', 'num_classes: expected an integer >= 1, got 0'),
+    # ppdet asserted only when it built the reader: after a training epoch
+    ('EvalReader: {batch_size: 0}\n', 'EvalReader.batch_size: expected an integer >= 1, got 0'),
+    ('TestReader: {batch_size: 1.5}\n', 'TestReader.batch_size: expected an integer >= 1, got 1.5'),
+    ('TrainReader: {batch_size: -2}\n', 'TrainReader.batch_size: expected an integer >= 1, got -2'),
     ('LearningRate: {base_lr: -0.01}\n', 'LearningRate.base_lr: expected a number > 0, got -0.01'),
     ('LearningRate: {base_lr: 0}\n', 'LearningRate.base_lr: expected a number > 0, got 0'),
     # Paddle would build an lr that rises at the second milestone
