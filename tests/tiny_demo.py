@@ -64,6 +64,18 @@ use_ema: false
     return str(path)
 
 
+# the demo reader without its random flip (RandomFlip draws from the
+# process's global RNG, which neither a seed per rank nor a checkpoint fixes)
+DETERMINISTIC_TRAIN_READER = """\
+TrainReader:
+  sample_transforms:
+    - Decode: {}
+    - NormalizeImage: {is_scale: true, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}
+    - Permute: {}
+  batch_size: 2
+  shuffle: true
+"""
+
 # epoch 0 trains normally; from epoch 1 the lr is 1e10 and the next loss NaN
 EXPLODING_LR = """\
 LearningRate:

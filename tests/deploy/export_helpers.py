@@ -25,6 +25,27 @@ TestReader: {{inputs_def: {{image_shape: {shape}}}, batch_size: 2}}
 """.format(out=os.path.join(tmp, 'out'), shape=image_shape) + extra)
 
 
+def save_spread_logit_model(config, tmp, logit_scale):
+    """Save the config's seeded random model as ``tmp/out/tiny/model_final``
+    (the tiny config's weights), its class-logit weights multiplied by
+    ``logit_scale`` and biases zeroed: random weights whose scores spread
+    instead of all being about 0.01, where a float-level difference would
+    reorder near-equal scores and change what NMS keeps."""
+    import paddle
+    from conftest import workspace_snapshot
+
+    from ppdet_ghm.engine import create_model, load_config
+    with workspace_snapshot():     # module fixtures use it: before the test's own
+        paddle.seed(0)
+        model = create_model(load_config(config))
+        head = model.head
+        head.retina_cls.weight.set_value(head.retina_cls.weight * logit_scale)
+        head.retina_cls.bias.set_value(paddle.zeros_like(head.retina_cls.bias))
+        os.makedirs(os.path.join(tmp, 'out', 'tiny'))
+        paddle.save(model.state_dict(), os.path.join(tmp, 'out', 'tiny',
+                                                     'model_final.pdparams'))
+
+
 def export(config, out, *flags):
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, 'tools', 'export_model.py'), '-c', config,

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from export_helpers import (BOX_TOL, ROOT, assert_same, dygraph_detections, export,
-                            tiny_export_config, val_images)
+                            save_spread_logit_model, tiny_export_config, val_images)
 
 from ppdet_ghm.deploy import DeployError, DeployPredictor, create_predictor
 
@@ -29,24 +29,10 @@ def exported(tmp_path_factory, tiny_data):
     """A tiny model, exported twice: as is, and with a score threshold no
     box reaches.  Returns (tmp, config, model_dir,
     model_dir_without_detections)."""
-    import paddle
-    from conftest import workspace_snapshot
-
-    from ppdet_ghm.engine import create_model, load_config
     tmp = str(tmp_path_factory.mktemp('deploy'))
     config = tiny_export_config(tmp, tiny_data, 'tiny')
-    # random weights whose class logits spread (std ~2) instead of all
-    # scoring about 0.01: near-equal scores would let a float-level
-    # difference reorder them and change what NMS keeps
-    with workspace_snapshot():     # a module fixture: before the test's own
-        paddle.seed(0)
-        model = create_model(load_config(config))
-        head = model.head
-        head.retina_cls.weight.set_value(head.retina_cls.weight * 200.)
-        head.retina_cls.bias.set_value(paddle.zeros_like(head.retina_cls.bias))
-        os.makedirs(os.path.join(tmp, 'out', 'tiny'))
-        paddle.save(model.state_dict(), os.path.join(tmp, 'out', 'tiny',
-                                                     'model_final.pdparams'))
+    # class logits with std ~2
+    save_spread_logit_model(config, tmp, 200.)
     silent = tiny_export_config(tmp, tiny_data, 'silent',
                      'GHMRetinaPostProcess: {score_threshold: 1.0}\n')
     return (tmp, config, export(config, os.path.join(tmp, 'export')),

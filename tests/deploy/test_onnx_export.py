@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 import pytest
-from export_helpers import (assert_same, dygraph_detections, export, tiny_export_config,
-                            val_images)
+from export_helpers import (assert_same, dygraph_detections, export,
+                            save_spread_logit_model, tiny_export_config, val_images)
 
 from ppdet_ghm.deploy import create_predictor
 from ppdet_ghm.deploy.onnx_export import group_norm_primitives, primitive_group_norms
@@ -122,25 +122,12 @@ def test_an_export_for_onnx_of_group_norm_towers_gives_the_dygraph_detections(
         tmp_path, tiny_data):
     # the demo's towers: GroupNorm (32 groups) after each conv; 64 channels
     # keep 2 per group, so even the 1x1 top level normalises two values
-    import paddle
-    from conftest import workspace_snapshot
-
-    from ppdet_ghm.engine import create_model, load_config
     tmp = str(tmp_path)
     config = tiny_export_config(tmp, tiny_data, 'towers', extra="""\
 GHMRetinaPostProcess: {max_per_img: 1000}
 RetinaFeat: {feat_in: 16, feat_out: 64, num_convs: 2, norm_type: gn}
 """)
-    with workspace_snapshot():
-        paddle.seed(0)
-        model = create_model(load_config(config))
-        head = model.head
-        # class logits that spread (see test_deploy's fixture)
-        head.retina_cls.weight.set_value(head.retina_cls.weight * 20.)
-        head.retina_cls.bias.set_value(paddle.zeros_like(head.retina_cls.bias))
-        os.makedirs(os.path.join(tmp, 'out', 'tiny'))
-        paddle.save(model.state_dict(), os.path.join(tmp, 'out', 'tiny',
-                                                     'model_final.pdparams'))
+    save_spread_logit_model(config, tmp, 20.)
     model_dir = export(config, os.path.join(tmp, 'export'), '--onnx')
     with open(os.path.join(model_dir, 'model.json')) as f:
         assert 'group_norm' not in pir_json_op_names(json.load(f))

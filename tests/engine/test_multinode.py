@@ -30,7 +30,8 @@ import time
 
 import numpy as np
 import pytest
-from tiny_demo import ROOT, assert_loadable_checkpoint, write_tiny_config
+from tiny_demo import (DETERMINISTIC_TRAIN_READER, ROOT, assert_loadable_checkpoint,
+                       write_tiny_config)
 
 from ppdet_ghm.engine import latest_checkpoint
 
@@ -53,14 +54,6 @@ LearningRate:
   schedulers:
   - !PiecewiseDecay {{gamma: 0.1, milestones: [2]}}
   - !LinearWarmup {{start_factor: 1.0, steps: 0}}
-TrainReader:
-  sample_transforms:
-    - Decode: {{}}
-    - NormalizeImage: {{is_scale: true, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}}
-    - Permute: {{}}
-  batch_size: 2
-  shuffle: true
-  drop_last: true
 EvalReader: {{batch_size: 2}}
 GHMRetinaPostProcess: {{score_threshold: 0.0}}
 """
@@ -102,7 +95,8 @@ class Rehearsal:
                               seed=1)
         self.config = write_tiny_config(os.path.join(self.tmp, NAME + '.yml'),
                                         self.data, os.path.join(self.tmp, 'unused'),
-                                        epoch=1, extra=CONFIG.format())
+                                        epoch=1, extra=CONFIG.format() + DETERMINISTIC_TRAIN_READER
+                                        + '  drop_last: true\n')
         with open(os.path.join(self.data, 'annotations', 'instances_train.json')) as f:
             self.train_ids = sorted(i['id'] for i in json.load(f)['images'])
 

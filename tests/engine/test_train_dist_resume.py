@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from tiny_demo import write_tiny_config
+from tiny_demo import DETERMINISTIC_TRAIN_READER, write_tiny_config
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 
@@ -32,14 +32,7 @@ LearningRate:
   - !LinearWarmup
     start_factor: 0.1
     steps: 3
-TrainReader:
-  sample_transforms:
-    - Decode: {{}}
-    - NormalizeImage: {{is_scale: true, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}}
-    - Permute: {{}}
-  batch_size: 2
-  shuffle: true
-""".format(max_epochs=max_epochs))
+""".format(max_epochs=max_epochs) + DETERMINISTIC_TRAIN_READER)
 
 
 def records(path):
