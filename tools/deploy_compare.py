@@ -19,12 +19,10 @@ import sys
 
 from ppdet_ghm.data import DatasetError
 from ppdet_ghm.data.infer_images import list_infer_images
-from ppdet_ghm.deploy import BACKENDS, DeployError, create_predictor
-from ppdet_ghm.deploy.compare import compare_detections
-from ppdet_ghm.deploy.ppdet_client import PaddleDetectionClient
-from ppdet_ghm.engine.cli import ToolParser, nonnegative_float, positive_int
-
-CLIENT = 'paddledetection'
+from ppdet_ghm.deploy import BACKENDS, DeployError
+from ppdet_ghm.deploy.compare import (CLIENT, compare_deployments, deployment_runner,
+                                      route_name)
+from ppdet_ghm.engine.cli import ToolParser, fail, nonnegative_float, positive_int
 
 
 def parse_args(argv=None):
@@ -65,41 +63,21 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    other_dir = args.other_model_dir or args.model_dir
     try:
         images = list_infer_images(None, args.image_dir,
-                                   flags=('--image_file', '--image_dir'))
-        images = images[:args.max_images]
-        other_dir = args.other_model_dir or args.model_dir
-        if args.other_backend == CLIENT:
-            if not args.paddledetection_dir:
-                raise DeployError('--other_backend paddledetection needs '
-                                  '--paddledetection_dir (a PaddleDetection checkout)')
-            client = PaddleDetectionClient(other_dir, args.paddledetection_dir,
-                                           args.cpu_threads)
-        first = create_predictor(args.model_dir, args.backend,
-                                 cpu_threads=args.cpu_threads,
-                                 onednn=not args.disable_onednn)
-        reference = []
-        for i in range(0, len(images), args.batch_size):
-            reference += first.predict(images[i:i + args.batch_size])
-        if args.other_backend == CLIENT:
-            other = client.predict(images)
-        else:
-            second = create_predictor(other_dir, args.other_backend,
-                                      cpu_threads=args.cpu_threads,
-                                      onednn=not args.other_disable_onednn)
-            other = []
-            for i in range(0, len(images), args.batch_size):
-                other += second.predict(images[i:i + args.batch_size])
+                                   flags=('--image_file', '--image_dir'))[:args.max_images]
+        other = deployment_runner(other_dir, args.other_backend, args.cpu_threads,
+                                  not args.other_disable_onednn, args.paddledetection_dir)
+        first = deployment_runner(args.model_dir, args.backend, args.cpu_threads,
+                                  not args.disable_onednn)
+        agreement = compare_deployments(images, first, other, args.batch_size,
+                                        args.score_tol, args.box_tol)
     except (DatasetError, DeployError) as err:
-        sys.stderr.write('error: {}\n'.format(err))
-        sys.exit(2)
-    agreement = compare_detections(reference, other, args.score_tol, args.box_tol)
-    def route(backend, no_onednn):
-        return backend + (' without oneDNN' if backend == 'paddle' and no_onednn else '')
+        fail(err)
     print('{} ({}) vs {} ({}), batch {}: {}'.format(
-        args.model_dir, route(args.backend, args.disable_onednn), other_dir,
-        route(args.other_backend, args.other_disable_onednn),
+        args.model_dir, route_name(args.backend, not args.disable_onednn), other_dir,
+        route_name(args.other_backend, not args.other_disable_onednn),
         args.batch_size, agreement.summary()))
     for line in agreement.problems[:10]:
         print('  ' + line)

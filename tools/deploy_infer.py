@@ -12,14 +12,14 @@ draw_threshold) and OUT/<image> (boxes drawn).  --run_benchmark times
 preprocessing, inference and postprocessing separately after --warmup runs,
 as ms per image.  See docs/deployment.md.
 """
-import sys
 
 from ppdet_ghm.data import DatasetError
 from ppdet_ghm.data.infer_images import list_infer_images
 from ppdet_ghm.deploy import BACKENDS, DeployError, create_predictor
 from ppdet_ghm.deploy.benchmark import time_predictor
 from ppdet_ghm.deploy.outputs import write_outputs
-from ppdet_ghm.engine.cli import ToolParser, nonnegative_int, positive_int, unit_interval
+from ppdet_ghm.engine.cli import (ToolParser, fail, nonnegative_int, positive_int,
+                                  unit_interval)
 from ppdet_ghm.utils.paths import output_dir
 
 
@@ -67,16 +67,14 @@ def main(argv=None):
             return
         threshold = predictor.config.draw_threshold if args.threshold is None \
             else args.threshold
-        for i in range(0, len(images), args.batch_size):
-            for dets in predictor.predict(images[i:i + args.batch_size]):
-                json_path, _ = write_outputs(dets, predictor.config.label_list,
-                                             threshold, args.output_dir)
-                print('{}: {} detection(s) >= {} -> {}'.format(
-                    dets.image, int((dets.scores >= threshold).sum()), threshold,
-                    json_path))
+        for dets in predictor.predict_batches(images, args.batch_size):
+            json_path, _ = write_outputs(dets, predictor.config.label_list,
+                                         threshold, args.output_dir)
+            print('{}: {} detection(s) >= {} -> {}'.format(
+                dets.image, int((dets.scores >= threshold).sum()), threshold,
+                json_path))
     except (DatasetError, DeployError) as err:
-        sys.stderr.write('error: {}\n'.format(err))
-        sys.exit(2)
+        fail(err)
 
 
 if __name__ == '__main__':

@@ -11,7 +11,10 @@ from typing import List
 
 import numpy as np
 
-__all__ = ['Agreement', 'compare_detections']
+__all__ = ['Agreement', 'CLIENT', 'compare_detections', 'compare_deployments',
+           'deployment_runner', 'route_name']
+
+CLIENT = 'paddledetection'   # PaddleDetection's deploy/python/infer.py
 
 
 @dataclass
@@ -94,3 +97,39 @@ def compare_detections(reference, other, score_tol=1e-5, box_tol=1e-3):
         agreement.identical += all(np.array_equal(a, b) for a, b in zip(ref, oth))
         _compare_image(name, ref, oth, score_tol, box_tol, agreement)
     return agreement
+
+
+def deployment_runner(model_dir, backend, cpu_threads=1, onednn=True,
+                      paddledetection_dir=None):
+    """What runs ``model_dir`` on ``backend``: a predictor of one of
+    ``BACKENDS``, or for :data:`CLIENT` PaddleDetection's own client from the
+    checkout ``paddledetection_dir``.  Both have ``predict_batches(paths,
+    batch_size)``."""
+    from .infer_config import DeployError
+    from .predictor import create_predictor
+    if backend == CLIENT:
+        from .ppdet_client import PaddleDetectionClient
+        if not paddledetection_dir:
+            raise DeployError('--other_backend paddledetection needs '
+                              '--paddledetection_dir (a PaddleDetection checkout)')
+        return PaddleDetectionClient(model_dir, paddledetection_dir, cpu_threads, onednn)
+    return create_predictor(model_dir, backend, cpu_threads=cpu_threads, onednn=onednn)
+
+
+def route_name(backend, onednn=True):
+    """``backend``, with "without oneDNN" for Paddle Inference without it."""
+    return backend + ('' if onednn or backend != 'paddle' else ' without oneDNN')
+
+
+def compare_deployments(images, reference, other, batch_size=1, score_tol=1e-5,
+                        box_tol=1e-3):
+    """Run two :func:`deployment_runner` results on the image files
+    ``images`` (``batch_size`` at a time) and compare their detections
+    (:func:`compare_detections`).
+
+    Returns:
+        Agreement
+    """
+    return compare_detections(list(reference.predict_batches(images, batch_size)),
+                              list(other.predict_batches(images, batch_size)),
+                              score_tol, box_tol)

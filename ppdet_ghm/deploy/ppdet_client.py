@@ -82,10 +82,12 @@ class PaddleDetectionClient:
                                               _last_line(proc.stderr)))
             with np.load(job['output']) as saved:
                 rows = [saved['image{}'.format(i)] for i in range(len(paths))]
-        return [Detections(image=path, boxes=r[:, 2:6].astype(np.float32),
-                           scores=r[:, 1].astype(np.float32),
-                           labels=r[:, 0].astype(np.int64))
-                for path, r in zip(paths, rows)]
+        return [Detections.from_rows(path, r) for path, r in zip(paths, rows)]
+
+    def predict_batches(self, paths, batch_size=1):
+        """:meth:`predict` (the client reads one image at a time whatever
+        ``batch_size``, as its users run it)."""
+        return self.predict(paths)
 
 
 def _last_line(text):

@@ -38,6 +38,13 @@ class Detections:
     scores: np.ndarray
     labels: np.ndarray
 
+    @classmethod
+    def from_rows(cls, image, rows):
+        """From NMS rows ``(N, 6)``: ``[class, score, x1, y1, x2, y2]``."""
+        return cls(image=image, boxes=rows[:, 2:6].astype(np.float32),
+                   scores=rows[:, 1].astype(np.float32),
+                   labels=rows[:, 0].astype(np.int64))
+
 
 class _Predictor(abc.ABC):
     """Preprocessing, running a backend (``_run``) and turning its outputs
@@ -82,9 +89,7 @@ class _Predictor(abc.ABC):
         ready = time.perf_counter()
         outputs = self._run(inputs)
         ran = time.perf_counter()
-        detections = [Detections(image=path, boxes=rows[:, 2:6].astype(np.float32),
-                                 scores=rows[:, 1].astype(np.float32),
-                                 labels=rows[:, 0].astype(np.int64))
+        detections = [Detections.from_rows(path, rows)
                       for path, rows in zip(paths, self._rows_per_image(outputs))]
         done = time.perf_counter()
         for key, seconds in (('preprocess', ready - start),
@@ -92,6 +97,12 @@ class _Predictor(abc.ABC):
                              ('postprocess', done - ran)):
             self.timings[key].append(seconds)
         return detections
+
+    def predict_batches(self, paths, batch_size=1):
+        """:meth:`predict` on ``batch_size`` images at a time; yields each
+        image's :class:`Detections`, in order."""
+        for i in range(0, len(paths), batch_size):
+            yield from self.predict(paths[i:i + batch_size])
 
 
 class DeployPredictor(_Predictor):

@@ -35,3 +35,35 @@ def test_a_difference_is_named(other, message):
 def test_runs_of_different_lengths_are_refused():
     with pytest.raises(ValueError, match='2 images against 1'):
         compare_detections([RUN, RUN], [RUN])
+
+
+class _Runner:
+    """A stand-in for a predictor: records its batches, returns ``runs``."""
+
+    def __init__(self, runs):
+        self.runs, self.batches = runs, []
+
+    def predict_batches(self, paths, batch_size=1):
+        for i in range(0, len(paths), batch_size):
+            self.batches.append(paths[i:i + batch_size])
+            yield from self.runs[i:i + batch_size]
+
+
+def test_two_runners_are_compared_image_by_image_in_batches():
+    from ppdet_ghm.deploy.compare import compare_deployments
+    other = ([0, 0, 1], [0.9, 0.8, 0.7], BOXES + 0.5)
+    first, second = _Runner([RUN] * 3), _Runner([RUN, RUN, other])
+    agreement = compare_deployments(['a', 'b', 'c'], first, second, batch_size=2)
+    assert first.batches == second.batches == [['a', 'b'], ['c']]
+    assert agreement.images == 3 and agreement.identical == 2
+    assert len(agreement.problems) == 1 and agreement.problems[0].startswith('image 2:')
+
+
+def test_routes_are_named_and_the_client_needs_its_checkout():
+    from ppdet_ghm.deploy import DeployError
+    from ppdet_ghm.deploy.compare import CLIENT, deployment_runner, route_name
+    assert route_name('paddle', onednn=False) == 'paddle without oneDNN'
+    assert route_name('paddle') == 'paddle'
+    assert route_name('onnxruntime', onednn=False) == 'onnxruntime'
+    with pytest.raises(DeployError, match='needs --paddledetection_dir'):
+        deployment_runner('model', CLIENT)
