@@ -73,20 +73,21 @@ def parse_args(argv=None):
 
 
 def export(config, weights, output_dir, onnx=False):
-    """Export ``config`` (random weights and a stub label list when none
-    are given); returns the model folder and the weights used."""
+    """Export ``config`` (random weights when none are given; class names
+    as export finds them without the dataset: COCO's for an 80-class COCO
+    model, else a ``--label_list`` of placeholders); returns the model
+    folder and the weights used."""
     import paddle
 
-    from ppdet_ghm.compat import coco17_class_names
     from ppdet_ghm.engine import create_model, load_config
     cfg = load_config(config)
-    names = coco17_class_names() if cfg.num_classes == 80 else [
-        'class{}'.format(i) for i in range(cfg.num_classes)]
-    stub = os.path.join(output_dir, 'labels.json')
     os.makedirs(output_dir, exist_ok=True)
-    with open(stub, 'w') as f:
-        json.dump({'images': [], 'annotations': [], 'categories': [
-            {'id': i + 1, 'name': n} for i, n in enumerate(names)]}, f)
+    flags = ['--onnx'] if onnx else []
+    if not (cfg.num_classes == 80 and cfg.get('metric') == 'COCO'):
+        names = os.path.join(output_dir, 'label_list.txt')
+        with open(names, 'w') as f:
+            f.write(''.join('class{}\n'.format(i) for i in range(cfg.num_classes)))
+        flags += ['--label_list', names]
     if weights is None:
         paddle.seed(0)
         weights = os.path.join(output_dir, 'random_weights.pdparams')
@@ -94,8 +95,7 @@ def export(config, weights, output_dir, onnx=False):
     subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'export_model.py'),
                     '-c', config, '--output_dir', output_dir, '-o',
                     'weights=' + weights, 'TestDataset.dataset_dir=',
-                    'TestDataset.anno_path=' + stub] + (['--onnx'] if onnx else []),
-                   check=True, cwd=ROOT)
+                    'TestDataset.anno_path='] + flags, check=True, cwd=ROOT)
     return (os.path.join(output_dir, os.path.splitext(os.path.basename(config))[0]),
             weights)
 
